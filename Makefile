@@ -1,0 +1,71 @@
+# The people's entry point. `make` (or `make all`) builds every thesis output that is out of date;
+# `make test` runs every test. Both create the virtual environment from the lock file if needed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SETUP := $(VENV)/.installed
+PARAMS ?= analysis/params.yaml
+BUILD := $(PY) -m issp_research.build --params $(PARAMS)
+
+# One thread for the numerical libraries: the same results on every machine, whatever its cores.
+export OPENBLAS_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+NOTEBOOKS := $(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb))))
+EXECUTED := $(NOTEBOOKS:%=analysis/executed/%.ipynb)
+
+.PHONY: all help setup test clean lock demo-data refresh-references FORCE
+
+all: $(EXECUTED) ## build every thesis output that is out of date (default)
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+
+setup: $(SETUP) ## create .venv from requirements.lock and register the project's Jupyter kernel
+
+$(SETUP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: Python 3.11 or newer is needed (PYTHON=$(PYTHON))" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name issp-research --display-name "Python (issp-research)" >/dev/null
+	@touch $@
+
+# A notebook's stamp holds the sha256 of everything its outputs depend on; it is rewritten only
+# when that changes, so make reruns exactly the notebooks whose inputs changed.
+.make/%.stamp: FORCE | $(SETUP)
+	@$(BUILD) stamp $*
+
+analysis/executed/%.ipynb: .make/%.stamp
+	@$(BUILD) run $*
+
+# Each notebook's stamp is taken after the notebook before it has run (it may read its outputs).
+chain = $(if $(word 2,$(1)),$(eval .make/$(word 2,$(1)).stamp: | analysis/executed/$(word 1,$(1)).ipynb)$(call chain,$(wordlist 2,$(words $(1)),$(1))))
+$(call chain,$(NOTEBOOKS))
+
+FORCE:
+.SECONDARY: $(NOTEBOOKS:%=.make/%.stamp)
+
+test: $(SETUP) ## run the unit tests and check that the notebooks reproduce their stored outputs (nbval)
+	$(PY) -m pytest tests notebooks --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+refresh-references: all ## copy the outputs of the last build into notebooks/ (after an intended change)
+	$(PY) -m issp_research.notebooks refresh $(NOTEBOOKS)
+
+demo-data: $(SETUP) ## regenerate the synthetic demo data in data/raw from the committed seed and config
+	$(VENV)/bin/issp-research simulate --seed 2021 --scale 1 --out data/raw
+
+lock: ## re-resolve requirements.lock from pyproject.toml (needs uv: pip install uv)
+	uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock -q --custom-compile-command "make lock"
+
+clean: ## delete generated outputs (never data/raw; committed outputs come back with git checkout)
+	rm -rf analysis/executed .make data/processed analysis/figures analysis/tables analysis/results analysis/MANIFEST.json
