@@ -23,9 +23,28 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 NOTEBOOKS := $(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb))))
 EXECUTED := $(NOTEBOOKS:%=analysis/executed/%.ipynb)
 
-.PHONY: all help setup test clean lock demo-data refresh-references FORCE
+.PHONY: all help setup test verify report docs lab lint notebook sensitivity sensitivity-runs bench clean lock demo-data refresh-references FORCE
 
-all: $(EXECUTED) ## build every thesis output that is out of date (default)
+all: $(EXECUTED) report ## build every thesis output that is out of date (default)
+
+report: $(EXECUTED) ## write analysis/index.html: every figure, table and notebook (also built by make all)
+	@$(PY) -m issp_research.report
+
+verify: $(SETUP) ## rebuild every output from data/raw in a scratch copy and compare with the committed ones
+	$(PY) -m issp_research.verify
+
+docs: $(SETUP) ## regenerate docs/data-dictionary.md from the data dictionary in the library
+	$(PY) -m issp_research.datadoc docs/data-dictionary.md
+
+lab: $(SETUP) ## start JupyterLab in the project environment, with the project's kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=. --MappingKernelManager.default_kernel_name=issp-research
+
+lint: $(SETUP) ## check style with ruff (src, tests, notebooks)
+	$(VENV)/bin/ruff check src tests notebooks scripts benchmarks
+
+notebook: $(SETUP) ## create a notebook from the template: make notebook NAME=05_my_analysis
+	@test -n "$(NAME)" || { echo "error: give a name, e.g. make notebook NAME=05_my_analysis" >&2; exit 2; }
+	@$(PY) -m issp_research.notebooks new $(NAME)
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -53,7 +72,22 @@ chain = $(if $(word 2,$(1)),$(eval .make/$(word 2,$(1)).stamp: | analysis/execut
 $(call chain,$(NOTEBOOKS))
 
 FORCE:
-.SECONDARY: $(NOTEBOOKS:%=.make/%.stamp)
+# Stamps are never intermediate files to delete.
+.SECONDARY:
+
+# The sensitivity analysis: the models notebook once per worth definition and model specification
+# listed under `sensitivity:` in the parameters file, in parallel under make -j, then a comparison.
+sensitivity: $(SETUP) analysis/executed/01_clean.ipynb ## rerun the models under every worth definition and specification in the parameters file, then compare them
+	@$(MAKE) --no-print-directory sensitivity-runs RUNS="$$($(BUILD) sensitivity-runs)"
+
+sensitivity-runs: $(RUNS:%=analysis/executed/sensitivity/%.ipynb)
+	@$(PY) -m issp_research.sensitivity --params $(PARAMS)
+
+.make/sensitivity/%.stamp: FORCE | $(SETUP)
+	@$(BUILD) stamp sensitivity/$*
+
+analysis/executed/sensitivity/%.ipynb: .make/sensitivity/%.stamp
+	@$(BUILD) run sensitivity/$*
 
 test: $(SETUP) ## run the unit tests and check that the notebooks reproduce their stored outputs (nbval)
 	$(PY) -m pytest tests notebooks --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
@@ -63,6 +97,9 @@ refresh-references: all ## copy the outputs of the last build into notebooks/ (a
 
 demo-data: $(SETUP) ## regenerate the synthetic demo data in data/raw from the committed seed and config
 	$(VENV)/bin/issp-research simulate --seed 2021 --scale 1 --out data/raw
+
+bench: $(SETUP) ## measure the pipeline's cost against its floor, rebuilds and national scale (benchmarks/)
+	$(PY) benchmarks/bench.py
 
 lock: ## re-resolve requirements.lock from pyproject.toml (needs uv: pip install uv)
 	uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock -q --custom-compile-command "make lock"

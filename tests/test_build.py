@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import nbformat
-import papermill
 import pytest
 
-from issp_research import build, paths
+from issp_research import build, paths, verify
 from issp_research.errors import IsspError
 
 ROOT = paths.ROOT
@@ -38,17 +36,19 @@ def test_notebook_source_ignores_stored_outputs(tmp_path):
     assert build.notebook_source(path) != before
 
 
-def test_fingerprint_follows_parameters_not_other_notebooks():
-    params = build.notebook_params("02_worth_models")
+def test_fingerprint_follows_parameters():
+    job = build.job("02_worth_models")
     manifest = build.read_manifest()
-    base = build.fingerprint("02_worth_models", params, manifest)
-    assert build.fingerprint("02_worth_models", {**params, "reml": False}, manifest) != base
-    assert build.fingerprint("02_worth_models", dict(params), manifest) == base
+    base = build.fingerprint(job, manifest)
+    changed = dataclasses.replace(job, params={**job.params, "reml": False})
+    assert build.fingerprint(changed, manifest) != base
+    assert build.fingerprint(build.job("02_worth_models"), manifest) == base
 
 
 def test_fingerprint_leaves_out_files_later_notebooks_write():
     """01_clean's report lives beside 03_figures' tables, which must not make 01 rerun."""
-    inputs = build.input_files("01_clean", {"tables_dir": "analysis/tables"}, build.read_manifest())
+    job = dataclasses.replace(build.job("01_clean"), params={"tables_dir": "analysis/tables"})
+    inputs = build.input_files(job, build.read_manifest())
     produced_later = {path for path, entry in build.read_manifest()["outputs"].items()
                       if entry["notebook"] == "03_figures" and path.startswith("analysis/tables/")}
     assert produced_later and not produced_later & set(inputs)
@@ -57,25 +57,45 @@ def test_fingerprint_leaves_out_files_later_notebooks_write():
 
 def test_every_notebook_declares_the_values_the_build_gives_it():
     """nbval runs the notebooks with their own defaults, so those must be the build's parameters."""
-    for name in build.notebooks():
-        declared = papermill.inspect_notebook(str(paths.NOTEBOOKS / f"{name}.ipynb"))
-        for key, value in build.notebook_params(name).items():
-            default = declared[key]["default"]
-            assert default in (json.dumps(value), repr(value)), (name, key, default, value)
+    for name, section in build.load_params().items():
+        if name != "sensitivity":
+            declared = build.declared_params(paths.NOTEBOOKS / f"{name}.ipynb")
+            assert {key: declared.get(key) for key in section} == section, name
 
 
-def test_unknown_parameter_is_refused_with_the_allowed_names():
-    notebook = paths.NOTEBOOKS / "02_worth_models.ipynb"
+def _params_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_unknown_parameter_is_refused_with_the_allowed_names(tmp_path):
+    params = _params_file(tmp_path, "02_worth_models:\n  worth_defintion: ratio\n")
     with pytest.raises(IsspError, match=r"unknown parameter 'worth_defintion' for notebook 02_worth_models") as error:
-        build.validate_params("02_worth_models", {"worth_defintion": "ratio"}, notebook)
-    assert "worth_definition" in str(error.value)
+        build.check_params_file(params)
+    assert "worth_definition" in str(error.value) and error.value.column == "worth_defintion"
 
 
-def test_parameter_of_the_wrong_type_is_refused():
-    notebook = paths.NOTEBOOKS / "02_worth_models.ipynb"
+def test_parameter_of_the_wrong_type_is_refused(tmp_path):
+    params = _params_file(tmp_path, "02_worth_models:\n  reml: 'yes'\n")
     with pytest.raises(IsspError, match=r"parameter 'reml' of 02_worth_models has the wrong type: str"):
-        build.validate_params("02_worth_models", {"reml": "yes"}, notebook)
-    build.validate_params("02_worth_models", {"survey_year": 2021, "model_terms": ["sector", "role"]}, notebook)
+        build.check_params_file(params)
+    build.check_params_file(_params_file(tmp_path, "02_worth_models:\n  survey_year: 2021\n  model_terms: [sector]\n"))
+
+
+def test_section_that_is_not_a_notebook_is_refused(tmp_path):
+    with pytest.raises(IsspError, match="'02_worth_model' is not a notebook"):
+        build.check_params_file(_params_file(tmp_path, "02_worth_model:\n  reml: true\n"))
+
+
+def test_sensitivity_runs_cross_definitions_and_specifications(tmp_path):
+    params = _params_file(tmp_path, "sensitivity:\n  worth_definitions: [difference, ratio]\n"
+                                    "  model_specifications:\n    main: [sector * role]\n    additive: [sector, role]\n")
+    assert build.sensitivity_runs(params) == ["difference-main", "difference-additive", "ratio-main", "ratio-additive"]
+    run = build.job("sensitivity/ratio-additive", params)
+    assert run.params["worth_definition"] == "ratio" and run.params["model_terms"] == ["sector", "role"]
+    assert run.params["results_dir"] == "analysis/sensitivity/runs/ratio-additive"
+    assert run.executed == paths.EXECUTED / "sensitivity" / "ratio-additive.ipynb"
 
 
 def test_parameters_file_that_is_not_yaml(tmp_path):
@@ -86,33 +106,20 @@ def test_parameters_file_that_is_not_yaml(tmp_path):
     assert error.value.file == str(bad)
 
 
-def _scratch_copy(tmp_path: Path) -> Path:
-    """The project as committed, with the shared .venv linked in (the library is the copy's own)."""
-    copy = tmp_path / "project"
-    ignore = shutil.ignore_patterns(".venv", ".git", ".make", "executed", "__pycache__", ".pytest_cache",
-                                    ".hypothesis", ".ruff_cache", "*.egg-info")
-    shutil.copytree(ROOT, copy, ignore=ignore)
-    (copy / ".venv").symlink_to(ROOT / ".venv")
-    for name in ("requirements.lock", "pyproject.toml"):  # older than .venv/.installed: no reinstall
-        os.utime(copy / name, (0, 0))
-    return copy
-
-
 def _make(copy: Path, *args: str) -> tuple[list[str], float]:
-    env = {**os.environ, "PYTHONPATH": str(copy / "src"), "ISSP_ROOT": str(copy)}
+    env = verify.scratch_env(copy)
     started = time.perf_counter()
     done = subprocess.run(["make", "--no-print-directory", *args], cwd=copy, env=env, capture_output=True,
                           text=True, timeout=600)
     elapsed = time.perf_counter() - started
     assert done.returncode == 0, done.stdout + done.stderr
-    executed = [line.split("notebooks/")[1].removesuffix(".ipynb") for line in done.stdout.splitlines()
-                if line.startswith("executing notebooks/")]
+    executed = [line.removeprefix("executing ") for line in done.stdout.splitlines() if line.startswith("executing ")]
     return executed, elapsed
 
 
 @pytest.mark.skipif(not (ROOT / ".venv" / ".installed").exists(), reason="needs the project's .venv (make setup)")
 def test_make_reruns_exactly_what_changed(tmp_path):
-    copy = _scratch_copy(tmp_path)
+    copy = verify.scratch_copy(tmp_path / "project", keep_outputs=True)
     committed = {path: path.read_bytes() for path in (copy / "analysis").rglob("*") if path.is_file()}
 
     executed, _ = _make(copy, "all")
@@ -135,7 +142,7 @@ def test_make_reruns_exactly_what_changed(tmp_path):
 
 
 def test_build_refuses_an_unknown_notebook():
-    done = subprocess.run([sys.executable, "-m", "issp_research.build", "run", "99_nothing"],
+    done = subprocess.run([sys.executable, "-m", "issp_research.build", "stamp", "99_nothing"],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2
     assert "no such notebook" in done.stderr and "Traceback" not in done.stderr

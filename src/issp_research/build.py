@@ -1,14 +1,15 @@
 """The build behind `make`: content-hash stamps, notebook execution, the provenance manifest.
 
 make alone compares modification times, which a fresh clone sets all alike and which a comment
-edited in src/ changes without make noticing what matters. So each notebook gets a fingerprint: the
-sha256 of the notebook, its parameters, the library, the lock file and every file under its path
-parameters (raw data, processed data, earlier notebooks' outputs). `stamp` rewrites
-.make/<notebook>.stamp only when the fingerprint changed, and make reruns the notebook when its stamp
-is newer than its executed copy.
+edited in src/ changes without make noticing what matters. So each job (a notebook, or one run of
+the sensitivity analysis) gets a fingerprint: the sha256 of the notebook's cells, its parameters,
+the library, the lock file and every file under its path parameters (raw data, processed data,
+earlier notebooks' outputs). `stamp` rewrites the job's stamp only when the fingerprint changed,
+and make reruns the job when its stamp is newer than its executed copy.
 
-Which notebook wrote which file is recorded in analysis/MANIFEST.json (committed, deterministic), so
-a notebook's fingerprint can leave out the files that later notebooks write into a shared folder.
+Which job wrote which file is recorded in a manifest (analysis/MANIFEST.json, committed and
+deterministic), so a notebook's fingerprint can leave out the files that later notebooks write
+into a shared folder.
 
 This module is imported on every `make`, so it imports nothing heavy at module level.
 """
@@ -16,11 +17,13 @@ This module is imported on every `make`, so it imports nothing heavy at module l
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import atomic, paths
@@ -29,12 +32,14 @@ from .errors import IsspError
 KERNEL = "issp-research"
 STAMPS = paths.ROOT / ".make"
 MANIFEST = paths.ANALYSIS / "MANIFEST.json"
+SENSITIVITY = paths.ANALYSIS / "sensitivity"
 LOCK = paths.ROOT / "requirements.lock"
 LIBRARY = paths.ROOT / "src" / "issp_research"
 PATH_SUFFIXES = ("_dir", "_file", "_path")
 #: Packages whose versions the manifest records (all are pinned in requirements.lock).
 RECORDED_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn", "pyarrow",
                      "pandera", "papermill", "krippendorff")
+SENSITIVITY_KEYS = {"notebook", "worth_definitions", "model_specifications"}
 
 
 def notebooks() -> list[str]:
@@ -65,8 +70,145 @@ def load_params(params_file: Path = paths.PARAMS) -> dict:
     return params
 
 
-def notebook_params(name: str, params_file: Path = paths.PARAMS) -> dict:
-    return dict(load_params(params_file).get(name) or {})
+def declared_params(notebook: Path) -> dict:
+    """The defaults in the notebook's cell tagged 'parameters' (plain assignments of literals).
+
+    Read with ast rather than papermill so `make` stays fast; a value that is not a literal is
+    refused, because the build could not pass or check it.
+    """
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        raise IsspError("not a readable notebook", file=paths.relative(notebook),
+                        fix="restore it with git, or open and save it in JupyterLab") from None
+    tagged = [cell for cell in cells if "parameters" in cell.get("metadata", {}).get("tags", [])]
+    if not tagged:
+        raise IsspError("the notebook has no cell tagged 'parameters'", file=paths.relative(notebook),
+                        rule="every notebook declares its parameters", fix="tag its first code cell 'parameters'")
+    declared = {}
+    for statement in ast.parse("".join(tagged[0]["source"])).body:
+        if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)):
+            continue
+        name = statement.targets[0].id
+        try:
+            declared[name] = ast.literal_eval(statement.value)
+        except ValueError:
+            raise IsspError(f"parameter '{name}' is not a literal value", file=paths.relative(notebook),
+                            rule="parameters are numbers, strings, booleans, lists or dicts",
+                            fix="compute derived values in a later cell") from None
+    return declared
+
+
+def _same_kind(value: object, default: object) -> bool:
+    if default is None or value is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def check_section(name: str, section: dict, declared: dict, params_file: Path) -> None:
+    """Unknown names or values of the wrong type stop the build (papermill itself only warns)."""
+    where = paths.relative(params_file)
+    for key, value in section.items():
+        if key not in declared:
+            raise IsspError(f"unknown parameter '{key}' for notebook {name}", file=where, column=key,
+                            rule=f"parameters of {name}: {', '.join(declared)}",
+                            fix="correct the name, or declare it in the notebook's parameters cell")
+        default = declared[key]
+        if not _same_kind(value, default):
+            raise IsspError(f"parameter '{key}' of {name} has the wrong type: {type(value).__name__} ({value!r})",
+                            file=where, column=key,
+                            rule=f"same type as the notebook's default {default!r} ({type(default).__name__})",
+                            fix=f"give a {type(default).__name__} value")
+
+
+def check_params_file(params_file: Path = paths.PARAMS) -> dict:
+    """The whole parameters file, checked before any notebook runs."""
+    params = load_params(params_file)
+    names = notebooks()
+    for key, section in params.items():
+        if key == "sensitivity":
+            _sensitivity_runs(section or {}, params_file)
+            continue
+        if key not in names:
+            raise IsspError(f"'{key}' is not a notebook", file=paths.relative(params_file), column=key,
+                            rule=f"sections are notebook names: {', '.join(names)}, or 'sensitivity'",
+                            fix="correct the section name")
+        check_section(key, section or {}, declared_params(paths.NOTEBOOKS / f"{key}.ipynb"), params_file)
+    return params
+
+
+@dataclass(frozen=True)
+class Job:
+    """One execution of a notebook: a numbered notebook, or one run of the sensitivity analysis."""
+
+    name: str
+    notebook: str
+    params: dict
+    executed: Path
+    stamp: Path
+    manifest: Path
+    #: Jobs whose outputs this job must not count as its inputs (they run after it).
+    later: frozenset[str]
+
+
+def _sensitivity_runs(section: dict, params_file: Path) -> dict[str, dict]:
+    where = paths.relative(params_file)
+    unknown = set(section) - SENSITIVITY_KEYS
+    if unknown:
+        raise IsspError(f"unknown key '{sorted(unknown)[0]}' in the sensitivity section", file=where,
+                        column=sorted(unknown)[0], rule=f"keys: {', '.join(sorted(SENSITIVITY_KEYS))}",
+                        fix="correct the key")
+    notebook = section.get("notebook", "02_worth_models")
+    definitions = section.get("worth_definitions") or []
+    specifications = section.get("model_specifications") or {}
+    if not isinstance(definitions, list) or not isinstance(specifications, dict):
+        raise IsspError("worth_definitions must be a list and model_specifications a mapping of name to terms",
+                        file=where, column="sensitivity", rule="layout of the sensitivity section",
+                        fix="see analysis/params.yaml")
+    runs = {}
+    for definition in definitions:
+        for label, terms in specifications.items():
+            runs[f"{definition}-{label}"] = {"worth_definition": definition, "model_terms": terms,
+                                             "results_dir": f"analysis/sensitivity/runs/{definition}-{label}"}
+    declared = declared_params(paths.NOTEBOOKS / f"{notebook}.ipynb")
+    for run, overrides in runs.items():
+        check_section(f"{notebook} (sensitivity run {run})", overrides, declared, params_file)
+    return runs
+
+
+def sensitivity_runs(params_file: Path = paths.PARAMS) -> list[str]:
+    return list(_sensitivity_runs(load_params(params_file).get("sensitivity") or {}, params_file))
+
+
+def job(name: str, params_file: Path = paths.PARAMS) -> Job:
+    params = load_params(params_file)
+    if name.startswith("sensitivity/"):
+        run = name.split("/", 1)[1]
+        section = params.get("sensitivity") or {}
+        runs = _sensitivity_runs(section, params_file)
+        if run not in runs:
+            raise IsspError(f"no sensitivity run '{run}'", file=paths.relative(params_file),
+                            rule=f"runs: {', '.join(runs)}", fix="run `make sensitivity`")
+        notebook = section.get("notebook", "02_worth_models")
+        overrides = {**(params.get(notebook) or {}), **runs[run]}
+        return Job(name, notebook, {**declared_params(paths.NOTEBOOKS / f"{notebook}.ipynb"), **overrides},
+                   paths.EXECUTED / "sensitivity" / f"{run}.ipynb", STAMPS / "sensitivity" / f"{run}.stamp",
+                   SENSITIVITY / "MANIFEST.json", frozenset())
+    order = notebooks()
+    if name not in order:
+        raise IsspError("no such notebook", file=f"notebooks/{name}.ipynb", fix=f"choose one of: {', '.join(order)}")
+    section = params.get(name) or {}
+    declared = declared_params(paths.NOTEBOOKS / f"{name}.ipynb")
+    check_section(name, section, declared, params_file)
+    return Job(name, name, {**declared, **section}, paths.EXECUTED / f"{name}.ipynb", STAMPS / f"{name}.stamp",
+               MANIFEST, frozenset(order[order.index(name) + 1:]))
 
 
 def _sha256(path: Path) -> str:
@@ -92,9 +234,8 @@ def read_manifest(manifest: Path = MANIFEST) -> dict:
     except FileNotFoundError:
         return {"outputs": {}}
     except ValueError:
-        raise IsspError("the provenance manifest is not valid JSON", file=manifest,
-                        fix="restore it with `git checkout analysis/MANIFEST.json`, or delete it and run `make all`") \
-            from None
+        raise IsspError("the provenance manifest is not valid JSON", file=paths.relative(manifest),
+                        fix="restore it with `git checkout`, or delete it and run `make all`") from None
 
 
 def notebook_source(path: Path) -> bytes:
@@ -111,92 +252,46 @@ def notebook_source(path: Path) -> bytes:
                        for cell in cells]).encode()
 
 
-def code_hash(name: str, params: dict) -> str:
-    """The code that makes a notebook's outputs: library, notebook, parameters and lock file."""
+def code_hash(job: Job) -> str:
+    """The code that makes a job's outputs: library, notebook, parameters and lock file."""
     digest = hashlib.sha256()
     sources = [path for path in _files_under(LIBRARY) if "__pycache__" not in path.parts]
     for path in [*sources, LOCK]:
         digest.update(paths.relative(path).encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(notebook_source(paths.NOTEBOOKS / f"{name}.ipynb"))
-    digest.update(json.dumps(params, sort_keys=True).encode())
+    digest.update(notebook_source(paths.NOTEBOOKS / f"{job.notebook}.ipynb"))
+    digest.update(json.dumps(job.params, sort_keys=True).encode())
     return digest.hexdigest()
 
 
-def input_files(name: str, params: dict, manifest: dict) -> dict[str, str]:
-    """Files under the notebook's path parameters, less those later notebooks write: path -> sha256."""
-    order = notebooks()
-    position = order.index(name) if name in order else len(order)
-    later = set(order[position + 1:])
+def input_files(job: Job, manifest: dict) -> dict[str, str]:
+    """Files under the job's path parameters, less those later jobs write: path -> sha256."""
     produced = {path: entry["notebook"] for path, entry in manifest.get("outputs", {}).items()}
     files = {}
-    for root in path_params(params):
+    for root in path_params(job.params):
         for path in _files_under(root):
             relative = paths.relative(path)
-            if produced.get(relative) in later:
-                continue
-            files[relative] = _sha256(path)
-    for relative, producer in produced.items():  # a deleted output of this notebook is a change too
-        if producer == name and relative not in files:
+            if produced.get(relative) not in job.later:
+                files[relative] = _sha256(path)
+    for relative, producer in produced.items():  # a deleted output of this job is a change too
+        if producer == job.name and relative not in files:
             files[relative] = "missing"
     return dict(sorted(files.items()))
 
 
-def fingerprint(name: str, params: dict, manifest: dict) -> str:
-    digest = hashlib.sha256(code_hash(name, params).encode())
-    digest.update(json.dumps(input_files(name, params, manifest), sort_keys=True).encode())
+def fingerprint(job: Job, manifest: dict) -> str:
+    digest = hashlib.sha256(code_hash(job).encode())
+    digest.update(json.dumps(input_files(job, manifest), sort_keys=True).encode())
     return digest.hexdigest()
 
 
 def stamp(name: str, params_file: Path = paths.PARAMS) -> bool:
-    """Rewrite the notebook's stamp if its fingerprint changed; True when it did."""
-    params = notebook_params(name, params_file)
-    value = fingerprint(name, params, read_manifest())
-    path = STAMPS / f"{name}.stamp"
-    if path.is_file() and path.read_text(encoding="utf-8").strip() == value:
+    """Rewrite the job's stamp if its fingerprint changed; True when it did."""
+    this = job(name, params_file)
+    value = fingerprint(this, read_manifest(this.manifest))
+    if this.stamp.is_file() and this.stamp.read_text(encoding="utf-8").strip() == value:
         return False
-    atomic.write_text(path, value + "\n")
+    atomic.write_text(this.stamp, value + "\n")
     return True
-
-
-def validate_params(name: str, params: dict, notebook: Path) -> None:
-    """Unknown names or values of the wrong type stop the build (papermill itself only warns)."""
-    import papermill
-
-    declared = papermill.inspect_notebook(str(notebook))
-    if not declared:
-        raise IsspError("the notebook has no cell tagged 'parameters'", file=notebook,
-                        rule="every notebook declares its parameters", fix="tag its first code cell 'parameters'")
-    for key, value in params.items():
-        if key not in declared:
-            raise IsspError(f"unknown parameter '{key}' for notebook {name}", file=paths.relative(paths.PARAMS),
-                            column=key, rule=f"parameters of {name}: {', '.join(declared)}",
-                            fix="correct the name, or declare it in the notebook's parameters cell")
-        default = declared[key]["default"]
-        expected = declared[key]["inferred_type_name"]
-        try:
-            default_value = json.loads(default) if default not in ("None", "True", "False") else \
-                {"None": None, "True": True, "False": False}[default]
-        except ValueError:
-            default_value = default
-        if not _same_kind(value, default_value):
-            raise IsspError(f"parameter '{key}' of {name} has the wrong type: {type(value).__name__} "
-                            f"({value!r})", file=paths.relative(paths.PARAMS), column=key,
-                            rule=f"same type as the notebook's default {default} ({expected})",
-                            fix=f"give a {type(default_value).__name__} value")
-
-
-def _same_kind(value: object, default: object) -> bool:
-    if default is None or value is None:
-        return True
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(value, bool) and isinstance(default, bool)
-    if isinstance(default, (int, float)):
-        return isinstance(value, (int, float))
-    if isinstance(default, str) and default.startswith(("'", '"')):
-        return isinstance(value, str)
-    if isinstance(default, str):  # a literal papermill could not decode as JSON, e.g. a tuple
-        return True
-    return isinstance(value, type(default))
 
 
 def _package_versions() -> dict[str, str]:
@@ -205,31 +300,32 @@ def _package_versions() -> dict[str, str]:
     return {name: version(name) for name in RECORDED_PACKAGES}
 
 
-def _record_outputs(name: str, params: dict, written: list[Path], inputs: dict[str, str]) -> None:
-    manifest = read_manifest()
+def _record_outputs(this: Job, written: list[Path], inputs: dict[str, str]) -> None:
+    manifest = read_manifest(this.manifest)
     outputs = manifest.setdefault("outputs", {})
-    for relative in [path for path, entry in outputs.items() if entry["notebook"] == name]:
+    for relative in [path for path, entry in outputs.items() if entry["notebook"] == this.name]:
         if not (paths.ROOT / relative).is_file():
             del outputs[relative]
     own = {paths.relative(path) for path in written}
     entry_inputs = {path: digest for path, digest in inputs.items()
-                    if path not in own and outputs.get(path, {}).get("notebook") != name}
-    code = code_hash(name, params)
+                    if path not in own and outputs.get(path, {}).get("notebook") != this.name}
+    code = code_hash(this)
     for path in written:
         outputs[paths.relative(path)] = {
-            "sha256": _sha256(path), "notebook": name, "parameters": params,
+            "sha256": _sha256(path), "notebook": this.name, "parameters": this.params,
             "inputs": entry_inputs, "code_sha256": code,
         }
     manifest["outputs"] = dict(sorted(outputs.items()))
     manifest["packages"] = _package_versions()
     manifest["lock_sha256"] = _sha256(LOCK)
-    atomic.write_text(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    atomic.write_text(this.manifest, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
 def _kernel_manager():
-    """Kernels talk to the build over encrypted sockets (CurveZMQ), which the kernelspec supports.
+    """A kernel manager that starts kernels without spurious warnings and stops them cleanly.
 
-    Unencrypted TCP works too, but ipykernel then warns on every start; encrypting is the fix.
+    Kernels talk to the build over encrypted sockets (CurveZMQ), which the kernelspec supports:
+    over plain TCP ipykernel warns on every start.
     """
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
@@ -239,27 +335,30 @@ def _kernel_manager():
         def _encrypted(self) -> str:
             return "auto"
 
+        async def _async_interrupt_kernel(self) -> None:
+            # jupyter_client interrupts (SIGINT) before its graceful shutdown request; an idle kernel
+            # then logs "KeyboardInterrupt caught in kernel" as an error. The request alone suffices.
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
     return EncryptedKernelManager
 
 
 def run(name: str, params_file: Path = paths.PARAMS) -> Path:
-    """Execute one notebook with papermill; nothing looks finished unless it all succeeded."""
+    """Execute one job with papermill; nothing looks finished unless it all succeeded."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    notebook = paths.NOTEBOOKS / f"{name}.ipynb"
-    if not notebook.is_file():
-        raise IsspError("no such notebook", file=notebook, fix=f"choose one of: {', '.join(notebooks())}")
-    params = notebook_params(name, params_file)
-    validate_params(name, params, notebook)
-    executed = paths.EXECUTED / f"{name}.ipynb"
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    failed = executed.with_suffix(".failed.ipynb")
+    check_params_file(params_file)
+    this = job(name, params_file)
+    notebook = paths.NOTEBOOKS / f"{this.notebook}.ipynb"
+    this.executed.parent.mkdir(parents=True, exist_ok=True)
+    failed = this.executed.with_suffix(".failed.ipynb")
     failed.unlink(missing_ok=True)
     started = time.time_ns()
-    with atomic.atomic_path(executed) as tmp:
+    with atomic.atomic_path(this.executed) as tmp:
         try:
-            papermill.execute_notebook(str(notebook), str(tmp), parameters=params, kernel_name=KERNEL,
+            papermill.execute_notebook(str(notebook), str(tmp), parameters=this.params, kernel_name=KERNEL,
                                        cwd=str(paths.ROOT), progress_bar=False, log_output=False,
                                        kernel_manager_class=_kernel_manager())
         except PapermillExecutionError as error:
@@ -267,13 +366,12 @@ def run(name: str, params_file: Path = paths.PARAMS) -> Path:
             raise IsspError(f"cell {error.exec_count} failed: {error.ename}: {error.evalue}",
                             file=paths.relative(notebook), rule="every cell runs",
                             fix=f"open {paths.relative(failed)} to see the failing cell and its traceback") from None
-        written = sorted({path for root in path_params(params) for path in _files_under(root)
+        written = sorted({path for root in path_params(this.params) for path in _files_under(root)
                           if path.stat().st_mtime_ns >= started})
-        manifest = read_manifest()
-        _record_outputs(name, params, written, input_files(name, params, manifest))
-        atomic.write_text(STAMPS / f"{name}.stamp", fingerprint(name, params, read_manifest()) + "\n")
+        _record_outputs(this, written, input_files(this, read_manifest(this.manifest)))
+        atomic.write_text(this.stamp, fingerprint(this, read_manifest(this.manifest)) + "\n")
         os.utime(tmp)  # the executed copy must be newer than its stamp for make to see it done
-    return executed
+    return this.executed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,17 +379,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=Path, default=paths.PARAMS, help="the parameters file (YAML)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="the notebooks in build order")
+    sub.add_parser("sensitivity-runs", help="the runs of the sensitivity analysis")
     for command in ("stamp", "run"):
-        sub.add_parser(command).add_argument("notebook")
+        sub.add_parser(command).add_argument("job", help="a notebook name, or sensitivity/<run>")
     args = parser.parse_args(argv)
     try:
         if args.command == "list":
             print(" ".join(notebooks()))
+        elif args.command == "sensitivity-runs":
+            print(" ".join(sensitivity_runs(args.params)))
         elif args.command == "stamp":
-            stamp(args.notebook, args.params)
+            if args.job == notebooks()[0]:
+                check_params_file(args.params)  # the whole file, before the first notebook runs
+            stamp(args.job, args.params)
         else:
-            print(f"executing notebooks/{args.notebook}.ipynb", flush=True)
-            run(args.notebook, args.params)
+            print(f"executing {args.job}", flush=True)
+            run(args.job, args.params)
     except IsspError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
