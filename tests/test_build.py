@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ ROOT = paths.ROOT
 
 
 def test_notebooks_run_in_number_order():
-    assert build.notebooks()[:3] == ["01_clean", "02_worth_models", "03_figures"]
+    assert build.notebooks()[:4] == ["01_clean", "02_worth_models", "03_interviews", "04_figures"]
 
 
 def test_notebook_source_ignores_stored_outputs(tmp_path):
@@ -46,11 +47,11 @@ def test_fingerprint_follows_parameters():
 
 
 def test_fingerprint_leaves_out_files_later_notebooks_write():
-    """01_clean's report lives beside 03_figures' tables, which must not make 01 rerun."""
+    """01_clean's report lives beside 04_figures' tables, which must not make 01 rerun."""
     job = dataclasses.replace(build.job("01_clean"), params={"tables_dir": "analysis/tables"})
     inputs = build.input_files(job, build.read_manifest())
     produced_later = {path for path, entry in build.read_manifest()["outputs"].items()
-                      if entry["notebook"] == "03_figures" and path.startswith("analysis/tables/")}
+                      if entry["notebook"] == "04_figures" and path.startswith("analysis/tables/")}
     assert produced_later and not produced_later & set(inputs)
     assert "analysis/tables/cleaning_report.csv" in inputs
 
@@ -117,7 +118,6 @@ def _make(copy: Path, *args: str) -> tuple[list[str], float]:
     return executed, elapsed
 
 
-@pytest.mark.skipif(not (ROOT / ".venv" / ".installed").exists(), reason="needs the project's .venv (make setup)")
 def test_make_reruns_exactly_what_changed(tmp_path):
     copy = verify.scratch_copy(tmp_path / "project", keep_outputs=True)
     committed = {path: path.read_bytes() for path in (copy / "analysis").rglob("*") if path.is_file()}
@@ -130,15 +130,39 @@ def test_make_reruns_exactly_what_changed(tmp_path):
     executed, elapsed = _make(copy, "all")
     assert executed == [] and elapsed < 1.0
 
-    figures = copy / "notebooks" / "03_figures.ipynb"
+    figures = copy / "notebooks" / "04_figures.ipynb"
     book = nbformat.read(figures, as_version=4)
     book.cells[0].source += "\n\nA sentence added by the build test."
     nbformat.write(book, figures)
-    assert _make(copy, "all")[0] == ["03_figures"]
+    assert _make(copy, "all")[0] == ["04_figures"]
 
     library = copy / "src" / "issp_research" / "worth.py"
     library.write_text(library.read_text().replace('"""Benefit mean, cost mean', '"""The benefit mean, cost mean'))
     assert _make(copy, "all")[0] == build.notebooks()
+
+    # A collaborator's notebook from the template joins the build and the nbval check unedited.
+    _make(copy, "notebook", "NAME=99_my_analysis")
+    assert _make(copy, "all")[0] == ["99_my_analysis"]
+    _make(copy, "refresh-references")
+    checked = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",
+         "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "notebooks/99_my_analysis.ipynb"],
+        cwd=copy, env=verify.scratch_env(copy), capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0, checked.stdout[-3000:]
+    assert " passed" in checked.stdout
+
+
+def test_make_notebook_refuses_a_bad_name():
+    done = subprocess.run([sys.executable, "-m", "issp_research.notebooks", "new", "My Analysis"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "is not a notebook name" in done.stderr
+
+
+def test_project_kernel_lives_in_the_venv():
+    """JupyterLab started from .venv (make lab) finds the kernel the build uses, in the venv itself."""
+    spec = ROOT / ".venv" / "share" / "jupyter" / "kernels" / build.KERNEL / "kernel.json"
+    argv = json.loads(spec.read_text())["argv"]
+    assert Path(argv[0]).resolve() == (ROOT / ".venv" / "bin" / "python").resolve()
 
 
 def test_build_refuses_an_unknown_notebook():

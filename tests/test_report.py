@@ -20,7 +20,7 @@ def test_report_lists_every_figure_table_and_notebook():
         assert png.with_suffix(".txt").read_text(encoding="utf-8").strip()[:60] in page.replace("&#x27;", "'")
     for table in paths.TABLES.glob("*.csv"):
         assert f'data-table="{table.stem}"' in page
-    for name in ("01_clean", "02_worth_models", "03_figures"):
+    for name in ("01_clean", "02_worth_models", "03_interviews", "04_figures"):
         assert f'href="executed/{name}.ipynb"' in page
 
 

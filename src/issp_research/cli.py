@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     except IsspError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # e.g. an output folder that cannot be written: the person's to fix
+        print(f"error: {error.filename}: {error.strerror}\n  fix: check that the folder can be written",
+              file=sys.stderr)
+        return 2
     return 0
 
 

@@ -3,12 +3,15 @@
 The real survey and interviews are confidential, so the compendium ships synthetic raw files with
 exactly the raw schema, drawn from truths written in ``config/simulation.yaml``. The export carries
 the dirt a real survey platform produces, and ``simulation.json`` records what was injected so the
-tests can check that cleaning finds exactly that. Everything is vectorised so time and memory grow
-linearly with ``scale``.
+tests can check that cleaning finds exactly that. Draws are vectorised; the two loops left (special
+codes and label variants) visit only the dirty rows, on NumPy arrays, and keep the random stream of
+the committed demo data. Time and memory grow linearly with ``scale`` (national scale, 100, takes
+a few seconds).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -18,7 +21,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import atomic, dictionary as dd, paths
+from . import atomic, interviews, paths
+from . import dictionary as dd
 from .errors import IsspError
 
 FIRST_NAMES = (
@@ -48,28 +52,54 @@ class Simulation:
     tables: dict[str, pd.DataFrame]
     injected: dict[str, dict[str, int]]
     truths: dict
+    interviews: dict | None = None
 
 
-def load_config(path: str | Path | None = None) -> dict:
-    path = Path(path) if path else paths.SIMULATION_CONFIG
+def _read_config(path: Path) -> dict:
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise IsspError(f"cannot read the simulation config: {error}", file=path,
                         fix="give a readable YAML file laid out like config/simulation.yaml") from None
-    for section in ("size", "worth", "items", "dirt"):
-        if not isinstance(config, dict) or section not in config:
+    if not isinstance(config, dict):
+        raise IsspError("the simulation config is not a mapping of sections", file=path,
+                        rule="config layout", fix="copy the layout of config/simulation.yaml")
+    return config
+
+
+def load_config(path: str | Path | None = None) -> dict:
+    """The truths; a config of one's own must have every setting the shipped one has."""
+    path = Path(path) if path else paths.SIMULATION_CONFIG
+    config = _read_config(path)
+    for section, settings in _read_config(paths.SIMULATION_CONFIG).items():
+        if section not in config:
             raise IsspError(f"the simulation config has no '{section}' section", file=path,
-                            rule="config sections", fix="copy the layout of config/simulation.yaml")
+                            rule="config layout", fix="copy the layout of config/simulation.yaml")
+        if isinstance(settings, dict):
+            given = config[section] if isinstance(config[section], dict) else {}
+            missing = [name for name in settings if name not in given]
+            if missing:
+                raise IsspError(f"the '{section}' section has no '{missing[0]}' setting", file=path,
+                                rule="config layout", fix="copy the layout of config/simulation.yaml")
     return config
 
 
 def _lookup(labels: pd.Series, effects: dict[str, float]) -> np.ndarray:
-    return labels.map(lambda label: effects.get(label, 0.0)).to_numpy(dtype=float)
+    """Each label's effect from the truths; 0 for the reference level."""
+    return labels.map(effects).fillna(0.0).to_numpy(dtype=float)
+
+
+def _text(*parts) -> np.ndarray:
+    """Strings and arrays joined element-wise (names, emails, postcodes) without a Python loop."""
+    return functools.reduce(np.strings.add, [np.asarray(part).astype(str) for part in parts]).astype(object)
+
+
+def _numbers(count: int, width: int) -> np.ndarray:
+    return np.strings.zfill(np.arange(1, count + 1).astype(str), width)
 
 
 def _ids(prefix: str, count: int, width: int) -> np.ndarray:
-    return np.array([f"{prefix}{i:0{width}d}" for i in range(1, count + 1)], dtype=object)
+    return _text(prefix, _numbers(count, width))
 
 
 def _choice(rng: np.random.Generator, labels: tuple[str, ...], probabilities, size: int) -> np.ndarray:
@@ -78,8 +108,8 @@ def _choice(rng: np.random.Generator, labels: tuple[str, ...], probabilities, si
 
 def simulate(seed: int = 2021, scale: float = 1, config: dict | None = None) -> Simulation:
     """Draw the raw export of a study of ``scale`` times thesis size (~30 partnerships)."""
-    if scale <= 0:
-        raise IsspError(f"scale must be positive, got {scale}", rule="scale > 0",
+    if not 0 < scale < float("inf"):
+        raise IsspError(f"scale must be a positive number, got {scale}", rule="scale > 0",
                         fix="use --scale 1 for thesis size, 100 for national size")
     config = config or load_config()
     rng = np.random.default_rng(seed)
@@ -95,8 +125,7 @@ def simulate(seed: int = 2021, scale: float = 1, config: dict | None = None) -> 
         "start_year": rng.integers(1998, config["survey_year"], n_partnerships),
         "region": _choice(rng, dd.REGIONS, None, n_partnerships),
     })
-    partnerships.insert(1, "name", [
-        f"{town} Schools Partnership" for town in _choice(rng, tuple(TOWNS), None, n_partnerships)])
+    partnerships.insert(1, "name", _text(_choice(rng, tuple(TOWNS), None, n_partnerships), " Schools Partnership"))
     u_partnership = rng.normal(0, truths["sd_partnership"], n_partnerships)
 
     # Schools: one lead independent school, sometimes a second, and several state partners.
@@ -122,13 +151,12 @@ def simulate(seed: int = 2021, scale: float = 1, config: dict | None = None) -> 
     schools = pd.DataFrame({
         "school_id": _ids("S", n_schools, 5),
         "partnership_id": partnerships["partnership_id"].to_numpy()[school_partnership],
-        "name": [f"{town} {kind}" for town, kind in zip(towns, kinds)],
+        "name": _text(towns, " ", kinds),
         "urn": (100000 + rng.permutation(899999)[:n_schools]).astype(str),
-        "postcode": [f"{a}{b}{d} {e}{f}{g}" for a, b, d, e, f, g in zip(
+        "postcode": _text(
             rng.choice(list("ABCDEGHKLMNPRSTW"), n_schools), rng.choice(list("ABDEHLMNRST"), n_schools),
-            rng.integers(1, 20, n_schools), rng.integers(1, 10, n_schools),
-            rng.choice(list("ABDEFGHJLNPQRSTUWXYZ"), n_schools), rng.choice(list("ABDEFGHJLNPQRSTUWXYZ"),
-                                                                           n_schools))],
+            rng.integers(1, 20, n_schools), " ", rng.integers(1, 10, n_schools),
+            rng.choice(list("ABDEFGHJLNPQRSTUWXYZ"), n_schools), rng.choice(list("ABDEFGHJLNPQRSTUWXYZ"), n_schools)),
         "sector": sector,
         "state_type": state_type,
         "phase": phase,
@@ -147,16 +175,18 @@ def simulate(seed: int = 2021, scale: float = 1, config: dict | None = None) -> 
     n_people = len(person_school)
     first = _choice(rng, tuple(FIRST_NAMES), None, n_people)
     last = _choice(rng, tuple(LAST_NAMES), None, n_people)
-    participant_ids = _ids("T", n_people, 6)
+    participant_numbers = _numbers(n_people, 6)
+    participant_ids = _text("T", participant_numbers)
+    person_school_ids = schools["school_id"].to_numpy(dtype=object)[person_school]
     role = _choice(rng, dd.ROLES, [.30, .17, .38, .15], n_people)
     years = np.minimum(rng.geometric(0.15, n_people) - 1, 40)
     consent = np.where(rng.random(n_people) < config["dirt"]["no_consent"], "no", "yes").astype(object)
     participants = pd.DataFrame({
         "participant_id": participant_ids,
-        "school_id": schools["school_id"].to_numpy()[person_school],
-        "name": [f"{f} {l}" for f, l in zip(first, last)],
-        "email": [f"{f.lower()}.{l.lower()}{i[1:]}@{s.lower()}.example.org"
-                  for f, l, i, s in zip(first, last, participant_ids, schools["school_id"].to_numpy()[person_school])],
+        "school_id": person_school_ids,
+        "name": _text(first, " ", last),
+        "email": _text(np.strings.lower(first.astype(str)), ".", np.strings.lower(last.astype(str)),
+                       participant_numbers, "@", np.strings.lower(person_school_ids.astype(str)), ".example.org"),
         "role": role,
         "years_in_role": years,
         "involvement": rng.integers(1, 6, n_people),
@@ -190,9 +220,11 @@ def simulate(seed: int = 2021, scale: float = 1, config: dict | None = None) -> 
     injected.update(dirt_counts)
     injected["no_consent"] = {"participants": int((consent == "no").sum()),
                               "survey": int((consent[respondents] == "no").sum())}
-    truth_record = {"seed": seed, "scale": scale, "worth": truths,
+    coded = interviews.simulate_interviews(tables["participants"], tables["schools"], seed,
+                                           survey=tables["survey"])
+    truth_record = {"seed": seed, "scale": float(scale), "worth": truths, "interviews": coded["truths"],
                     "config_sha256": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()}
-    return Simulation(tables=tables, injected=injected, truths=truth_record)
+    return Simulation(tables=tables, injected=injected, truths=truth_record, interviews=coded)
 
 
 def _item_scores(rng: np.random.Generator, worth: np.ndarray, cfg: dict) -> np.ndarray:
@@ -253,7 +285,8 @@ def _survey_export(rng, config, respondent_ids, scores, consented):
     # Submissions from ids that are not on the participant list (typos, test entries).
     n_unknown = max(1, round(dirt["unknown_participant"] * n))
     unknown = kept.iloc[rng.choice(n, size=n_unknown, replace=False)].copy()
-    unknown["participant_id"] = [f"T9{i:05d}" for i in rng.choice(99999, size=n_unknown, replace=False)]
+    unknown["participant_id"] = _text("T9", np.strings.zfill(
+        rng.choice(99999, size=n_unknown, replace=False).astype(str), 5))
 
     export = pd.concat([kept.assign(_kept=True), duplicates.assign(_kept=False), unknown.assign(_kept=False)],
                        ignore_index=True)
@@ -271,7 +304,8 @@ def _survey_export(rng, config, respondent_ids, scores, consented):
     for item in dd.ITEMS:
         export[item] = export[item].astype("Int64")
 
-    final = export[export["_kept"] & export["participant_id"].isin(respondent_ids[consented])]
+    consenting = np.isin(export["participant_id"].to_numpy(dtype=str), respondent_ids[consented].astype(str))
+    final = export[export["_kept"].to_numpy() & consenting]
     items = final[list(dd.ITEMS)]
     injected = {
         "non_iso_date": {"survey": int(non_iso.sum())},
@@ -280,6 +314,7 @@ def _survey_export(rng, config, respondent_ids, scores, consented):
         "not_answered": {"survey": int((items == dd.NOT_ANSWERED).any(axis=1).sum())},
         "dont_know": {"survey": int((items == dd.DONT_KNOW).any(axis=1).sum())},
         "partial": {"survey": int(items.isna().any(axis=1).sum())},
+        "free_text": {"survey": int((final["comment"] != "").sum())},
     }
     return export.drop(columns="_kept"), injected
 
@@ -302,7 +337,8 @@ def _add_label_dirt(rng, tables, dirt):
     The rows are drawn vectorised; the few cells they pick are rewritten in plain object arrays,
     because a cell-by-cell write into an Arrow-backed column copies the whole column each time.
     """
-    counts: dict[str, dict[str, int]] = {"label_variant": {}, "whitespace": {}}
+    labelled = [name for name, table in dd.RAW_TABLES.items() if any(c.kind == "label" for c in table.columns)]
+    counts: dict[str, dict[str, int]] = {"label_variant": dict.fromkeys(labelled, 0), "whitespace": {}}
     tables = {name: table.copy() for name, table in tables.items()}
     for name, columns in LABEL_DIRT_COLUMNS.items():
         table = tables[name]
@@ -349,6 +385,8 @@ def write_raw(simulation: Simulation, out_dir: str | Path) -> list[Path]:
     record_path = out_dir / "simulation.json"
     atomic.write_text(record_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
     written.append(record_path)
+    if simulation.interviews is not None:
+        written.append(interviews.write_interviews(simulation.interviews, out_dir))
     write_checksums(out_dir)
     return written + [out_dir / "SHA256SUMS"]
 

@@ -41,6 +41,8 @@ _LATEX_SPECIAL = {
     ">": r"\textgreater{}",
     "[": "{[}",  # a cell starting with "[" would be read as the optional argument of "\\"
     "]": "{]}",
+    "×": r"$\times$",  # interaction terms ("State × Teacher"); pdflatex has no glyph for U+00D7 by default
+    "−": "-",  # a typographic minus from a label
 }
 _LATEX_PATTERN = re.compile("|".join(re.escape(char) for char in _LATEX_SPECIAL))
 

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from issp_research import dictionary as dd
 from issp_research.atomic import atomic_path
 from issp_research.errors import IsspError
 
@@ -43,9 +44,11 @@ SECTOR_COLOURS = {
     "free": OKABE_ITO["yellow"],
 }
 
-SECTOR_ORDER = ["independent", "state"]
-STATE_TYPE_ORDER = ["maintained", "academy", "free"]
-ROLE_ORDER = ["senior_leader", "coordinator", "teacher", "governor"]
+#: Orders of the codes, from the data dictionary (its first label is every model's reference level).
+SECTOR_ORDER = list(dd.SECTORS)
+STATE_TYPE_ORDER = list(dd.STATE_TYPES)
+ROLE_ORDER = list(dd.ROLES)
+PHASE_ORDER = list(dd.PHASES)
 
 #: Display labels for the data dictionary's codes; figures and tables show these, never the codes.
 LABELS = {
@@ -59,6 +62,44 @@ LABELS = {
     "teacher": "Teacher",
     "governor": "Governor",
 }
+
+#: Display labels of the other codes that figures and tables name (phases, partnership models) and
+#: of the variables themselves. Kept apart from LABELS, whose keys are the sector/role vocabulary.
+PHASE_LABELS = {"primary": "Primary", "secondary": "Secondary", "all_through": "All-through"}
+MODEL_LABELS = {
+    "academic_enrichment": "Academic enrichment",
+    "sport": "Sport",
+    "music_performing_arts": "Music and performing arts",
+    "saturday_school": "Saturday school",
+    "joint_professional_development": "Joint professional development",
+    "sharing_facilities": "Sharing facilities",
+    "university_access_careers": "University access and careers",
+    "governance_sponsorship": "Governance and sponsorship",
+}
+VARIABLE_LABELS = {
+    "sector": "Sector",
+    "state_type": "State school type",
+    "phase": "Phase",
+    "role": "Role",
+    "model": "Partnership model",
+    "formality": "Formality",
+    "funding": "Funding",
+    "region": "Region",
+    "years_in_role": "Years in role",
+    "partnership_age": "Partnership age (years)",
+    "involvement": "Involvement",
+    "pupils": "Pupils on roll",
+    "fsm_pct": "Free school meals (%)",
+}
+
+
+def label(code: str) -> str:
+    """The display label of a code or variable name; an unknown code is shown as readable words."""
+    for labels in (LABELS, PHASE_LABELS, MODEL_LABELS, VARIABLE_LABELS):
+        if code in labels:
+            return labels[code]
+    words = str(code).replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
 
 #: Text width of an A4 thesis page with 25 mm margins (160 mm); figures are drawn at print size.
 TEXT_WIDTH_IN = 6.3

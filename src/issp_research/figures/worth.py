@@ -34,7 +34,6 @@ def plot_worth_by_sector_role(frame: pd.DataFrame, means: pd.DataFrame, seed: in
     ax.set_ylabel("Perceived worth (benefits − costs)")
     ax.set_ylim(-4, 4)
     ax.legend(loc="lower left", frameon=False)
-    fig.tight_layout()
     return fig
 
 
