@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 import time
@@ -91,7 +90,8 @@ def test_section_that_is_not_a_notebook_is_refused(tmp_path):
 
 def test_sensitivity_runs_cross_definitions_and_specifications(tmp_path):
     params = _params_file(tmp_path, "sensitivity:\n  worth_definitions: [difference, ratio]\n"
-                                    "  model_specifications:\n    main: [sector * role]\n    additive: [sector, role]\n")
+                                    "  model_specifications:\n    main: [sector * role]\n"
+                                    "    additive: [sector, role]\n")
     assert build.sensitivity_runs(params) == ["difference-main", "difference-additive", "ratio-main", "ratio-additive"]
     run = build.job("sensitivity/ratio-additive", params)
     assert run.params["worth_definition"] == "ratio" and run.params["model_terms"] == ["sector", "role"]
@@ -137,7 +137,7 @@ def test_make_reruns_exactly_what_changed(tmp_path):
     assert _make(copy, "all")[0] == ["04_figures"]
 
     library = copy / "src" / "issp_research" / "worth.py"
-    library.write_text(library.read_text().replace('"""Benefit mean, cost mean', '"""The benefit mean, cost mean'))
+    library.write_text(library.read_text() + "\n# A comment added by the build test.\n")
     assert _make(copy, "all")[0] == build.notebooks()
 
     # A collaborator's notebook from the template joins the build and the nbval check unedited.
@@ -150,6 +150,16 @@ def test_make_reruns_exactly_what_changed(tmp_path):
         cwd=copy, env=verify.scratch_env(copy), capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert " passed" in checked.stdout
+
+    # A stored output that no longer matches what the notebook computes fails the check (strict nbval).
+    mine = copy / "notebooks" / "99_my_analysis.ipynb"
+    book = nbformat.read(mine, as_version=4)
+    summary = book.cells[-1].outputs[0]
+    summary.data["text/plain"] = summary.data["text/plain"].replace("1", "7", 1)
+    nbformat.write(book, mine)
+    checked = subprocess.run(checked.args, cwd=copy, env=verify.scratch_env(copy), capture_output=True, text=True,
+                             timeout=300)
+    assert checked.returncode == 1 and "1 failed" in checked.stdout, checked.stdout[-3000:]
 
 
 def test_make_notebook_refuses_a_bad_name():

@@ -29,7 +29,7 @@ def test_clean_writes_the_report_where_asked(demo_raw, tmp_path):
 
 def test_simulate_reports_what_it_wrote(tmp_path, capsys):
     assert cli.main(["simulate", "--seed", "3", "--scale", "0.2", "--out", str(tmp_path / "raw")]) == 0
-    assert capsys.readouterr().out == f"wrote 6 files to {tmp_path / 'raw'}\n"
+    assert capsys.readouterr().out == f"wrote 7 files to {tmp_path / 'raw'}\n"
 
 
 def test_an_output_folder_that_cannot_be_written(tmp_path, capsys):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -177,3 +179,11 @@ def test_readme_test_command_is_the_makefile_test_target_and_ci_runs_it():
         ".ci/run does not call `make test` (the README's test command) on a line of its own: add it")
     assert any(line.startswith("set -") and "e" in line.split()[1] for line in commands), (
         ".ci/run must stop on the first failure: add `set -euo pipefail` at its top")
+
+
+def test_the_code_passes_make_lint():
+    """`make lint` (ruff, configured in pyproject.toml) is part of the tests, so style cannot drift."""
+    ruff = Path(sys.executable).with_name("ruff")
+    done = subprocess.run([str(ruff), "check", "--output-format", "concise", "src", "tests", "notebooks", "scripts",
+                           "benchmarks"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, f"run `make lint` and fix what it lists:\n{done.stdout}{done.stderr}"

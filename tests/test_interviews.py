@@ -494,8 +494,9 @@ def test_segments_typed_into_a_csv_give_the_same_analysis_as_the_qdpx(demo_qdpx,
     typed = interviews.coded_segments(interviews.read_coded(csv), processed["participants"], KEY,
                                       schools=processed["schools"])
     key = ["interview", "coder", "start", "end", "code"]
+    # check_dtype=False: positions typed into a CSV may be blank, so they are read as Int64
     pd.testing.assert_frame_equal(typed.sort_values(key).reset_index(drop=True),
-                                  segments.sort_values(key).reset_index(drop=True), check_dtype=False)  # CSV positions may be blank: Int64
+                                  segments.sort_values(key).reset_index(drop=True), check_dtype=False)
     assert interviews.read_coded(demo_qdpx).segments.equals(raw)
 
 
@@ -503,7 +504,8 @@ def test_worth_by_actor_type_counts_people_and_averages_their_survey_worth():
     types = pd.DataFrame({"participant": ["PT-1", "PT-2", "PT-3", "PT-4", "PT-5"],
                           "actor_type": pd.Categorical(["critics", "critics", "narrators", None, "critics"],
                                                        categories=["narrators", "critics", "receivers"])})
-    survey = pd.DataFrame({"participant": ["PT-1", "PT-2", "PT-3", "PT-4", "PT-9"], "worth": [1.0, 2.0, -1.0, 5.0, 9.0]})
+    survey = pd.DataFrame({"participant": ["PT-1", "PT-2", "PT-3", "PT-4", "PT-9"],
+                           "worth": [1.0, 2.0, -1.0, 5.0, 9.0]})
     by_type = interviews.worth_by_actor_type(types, survey)
     assert by_type["actor_type"].tolist() == ["narrators", "critics", "receivers"]
     assert by_type["people"].tolist() == [1, 2, 0]  # PT-4 has no type, PT-5 no survey worth

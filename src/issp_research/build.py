@@ -21,6 +21,7 @@ import ast
 import hashlib
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -47,6 +48,38 @@ def notebooks() -> list[str]:
     return sorted(path.stem for path in paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
+def _unique_key_loader(params_file: Path) -> type:
+    """A SafeLoader that refuses a repeated key (PyYAML keeps the last value without a word, so an edit
+    to the first of two `reml:` lines would be ignored) and reports every bad scalar as a YAMLError."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_object(self, node: yaml.Node, deep: bool = False) -> object:
+            # a scalar its tag cannot hold (2021-13-45 is read as a date) raises a bare ValueError
+            try:
+                return super().construct_object(node, deep=deep)
+            except ValueError as error:
+                kind = node.tag.rpartition(":")[2]
+                raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} is not a valid {kind}: {error}",
+                                                        node.start_mark) from None
+
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+            # before the base class inlines merged keys (`<<: *defaults`), which may be overridden
+            given = [key for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge"]
+            mapping = super().construct_mapping(node, deep=deep)
+            seen = set()
+            for key_node in given:
+                key = self.construct_object(key_node, deep=deep)  # built (and checked hashable) just above
+                if key in seen:
+                    raise IsspError(f"'{key}' is given twice", file=params_file, row=key_node.start_mark.line + 1,
+                                    column=str(key), rule="a section or parameter appears once in its mapping",
+                                    fix="delete the one you do not mean (YAML would silently keep the last)")
+                seen.add(key)
+            return mapping
+
+    return UniqueKeyLoader
+
+
 def load_params(params_file: Path = paths.PARAMS) -> dict:
     import yaml
 
@@ -55,8 +88,14 @@ def load_params(params_file: Path = paths.PARAMS) -> dict:
     except OSError as error:
         raise IsspError(f"cannot read the parameters file: {error.strerror}", file=params_file,
                         fix="run from the project folder, or give PARAMS=<file> to make") from None
+    except UnicodeDecodeError as error:
+        raise IsspError(f"not UTF-8 text (bad byte at offset {error.start})", file=params_file,
+                        rule="the parameters file is UTF-8", fix="save it as UTF-8") from None
     try:
-        params = yaml.safe_load(text)
+        params = yaml.load(text, Loader=_unique_key_loader(params_file))  # a SafeLoader: builds plain data only
+    except RecursionError:
+        raise IsspError("not valid YAML: nested deeper than Python can read", file=params_file,
+                        rule="the parameters file is YAML", fix="remove the extra brackets or indentation") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise IsspError(f"not valid YAML: {getattr(error, 'problem', error)}", file=params_file,
@@ -303,9 +342,9 @@ def _package_versions() -> dict[str, str]:
 def _record_outputs(this: Job, written: list[Path], inputs: dict[str, str]) -> None:
     manifest = read_manifest(this.manifest)
     outputs = manifest.setdefault("outputs", {})
-    for relative in [path for path, entry in outputs.items() if entry["notebook"] == this.name]:
-        if not (paths.ROOT / relative).is_file():
-            del outputs[relative]
+    # An output that is gone (renamed, or its notebook removed) leaves the manifest, whoever made it.
+    for relative in [path for path in outputs if not (paths.ROOT / path).is_file()]:
+        del outputs[relative]
     own = {paths.relative(path) for path in written}
     entry_inputs = {path: digest for path, digest in inputs.items()
                     if path not in own and outputs.get(path, {}).get("notebook") != this.name}
@@ -362,6 +401,7 @@ def run(name: str, params_file: Path = paths.PARAMS) -> Path:
                                        cwd=str(paths.ROOT), progress_bar=False, log_output=False,
                                        kernel_manager_class=_kernel_manager())
         except PapermillExecutionError as error:
+            os.chmod(tmp, 0o644)  # mkstemp made it private; it is a file to open like the executed copy
             os.replace(tmp, failed)
             raise IsspError(f"cell {error.exec_count} failed: {error.ename}: {error.evalue}",
                             file=paths.relative(notebook), rule="every cell runs",
@@ -383,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     for command in ("stamp", "run"):
         sub.add_parser(command).add_argument("job", help="a notebook name, or sensitivity/<run>")
     args = parser.parse_args(argv)
+    # CI runners and `kill` stop a build with SIGTERM, whose default action ends Python without unwinding,
+    # so temporary files would stay behind. Raised as KeyboardInterrupt, it unwinds like Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         if args.command == "list":
             print(" ".join(notebooks()))
@@ -398,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     except IsspError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: run make all again", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -30,7 +30,7 @@ def refresh(name: str) -> None:
         raise IsspError("the executed notebook does not match the source", file=executed_path,
                         rule="references come from a build of the current notebook", fix="run `make all` first")
     count = 0
-    for target, done in zip(source.cells, cells):
+    for target, done in zip(source.cells, cells, strict=True):
         target.metadata = {key: value for key, value in target.metadata.items() if key in _KEEP_METADATA}
         if target.cell_type == "code":
             count += 1

@@ -35,11 +35,14 @@ from __future__ import annotations
 import bisect
 import difflib
 import io
+import lzma
 import os
 import re
 import uuid
+import warnings
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -148,7 +151,7 @@ class _Archive:
         self.path = path
         try:
             self.zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError, ValueError) as exc:
             raise IsspError(f"not a readable zip: {exc}", file=path, rule="a .qdpx is a zip archive",
                             fix=_REEXPORT) from None
         self.members: dict[str, zipfile.ZipInfo] = {}
@@ -196,7 +199,8 @@ class _Archive:
         try:
             with self.zip.open(info) as fh:
                 data = fh.read(info.file_size + 1)
-        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, OSError, ValueError) as exc:
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, OSError, ValueError, zlib.error,
+                lzma.LZMAError) as exc:
             raise IsspError(f"cannot read the zip member: {exc}", file=where,
                             rule="members are stored or deflated, unencrypted and intact",
                             fix="zip the project again without a password, or " + _REEXPORT) from None
@@ -478,8 +482,11 @@ def _position_unit(origin: str, texts: list[_Text]) -> str:
             continue
         utf16_length = _Utf16Positions(source.text).length
         for selection in _children(source.element, "PlainTextSelection"):
-            end = selection.get("endPosition", "")
-            if end.isdigit() and len(source.text) < int(end) <= utf16_length:
+            try:
+                end = int(selection.get("endPosition", ""))
+            except ValueError:  # not a position ('x', or digits int() refuses: '\u00b2', over 4300 of them)
+                continue  # _position refuses it with the file and the selection named
+            if len(source.text) < end <= utf16_length:
                 return "utf16"
     return "codepoint"
 
@@ -569,7 +576,16 @@ def read_segments_csv(path: str | os.PathLike[str], codebook: pd.DataFrame | Non
     if not path.is_file():
         raise IsspError("no such file", file=path, rule="the segments CSV must exist", fix="check the path")
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        # index_col=False: otherwise pandas reads rows one value longer than the header (an unquoted
+        # comma in text) with the first value as the index, and every cell lands in the wrong column.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", index_col=False)
+    except pd.errors.ParserWarning:
+        raise IsspError("a row has more values than the header has columns", file=path,
+                        rule="one value per column in every row",
+                        fix="quote text that contains a comma (save the sheet as CSV UTF-8), or remove the "
+                            "extra values") from None
     except UnicodeDecodeError as exc:
         raise IsspError(f"not UTF-8 text (bad byte at offset {exc.start})", file=path, rule="the CSV is UTF-8",
                         fix="save it as 'CSV UTF-8' from the spreadsheet") from None
@@ -642,7 +658,7 @@ def _csv_positions(record: dict[str, str], path: Path, row: int) -> tuple[int | 
         return None, None
     values: dict[str, int] = {}
     for column, cell in cells.items():
-        if not re.fullmatch(r"\d+", cell):
+        if not re.fullmatch(r"[0-9]{1,18}", cell):  # 19 digits can pass int64, which the segments table holds
             raise IsspError(f"{column} is {cell!r}", file=path, row=row, column=column,
                             rule="start and end are both whole numbers from 0, or both blank",
                             fix="give the character positions, or leave both cells blank")

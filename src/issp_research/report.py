@@ -12,6 +12,7 @@ import hashlib
 import html
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from . import atomic, build, paths
@@ -57,7 +58,13 @@ def _table_html(path: Path) -> str:
         return "<p>(empty table)</p>"
     head = "".join(f"<th>{html.escape(cell)}</th>" for cell in rows[0])
     body = "\n".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows[1:])
-    return f"<table data-table=\"{html.escape(path.stem)}\">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>"
+    return (f"<table data-table=\"{html.escape(path.stem)}\">\n<thead><tr>{head}</tr></thead>\n"
+            f"<tbody>\n{body}\n</tbody></table>")
+
+
+def _visible(files: Iterable[Path]) -> list[Path]:
+    """Sorted, without hidden files: a write cut short leaves its temporary copy (.name.xxxx.tmp.png)."""
+    return sorted(path for path in files if not path.name.startswith("."))
 
 
 def colophon(root: Path = paths.ROOT) -> dict:
@@ -86,7 +93,7 @@ def render(root: Path = paths.ROOT) -> str:
              "<p>Built by <code>make all</code> from the raw data in <code>data/raw/</code> (synthetic demonstration "
              "data; the ISC census figures are real published figures). Every file below is committed and "
              "rebuilds byte for byte; <code>make verify</code> checks that.</p>", "<h2>Figures</h2>"]
-    for png in sorted((analysis / "figures").glob("*.png")):
+    for png in _visible((analysis / "figures").glob("*.png")):
         caption_file = png.with_suffix(".txt")
         caption = caption_file.read_text(encoding="utf-8").strip() if caption_file.is_file() else ""
         pdf = png.with_suffix(".pdf")
@@ -94,7 +101,7 @@ def render(root: Path = paths.ROOT) -> str:
         parts.append(f'<figure id="{html.escape(png.stem)}"><img src="figures/{html.escape(png.name)}" '
                      f'alt="{html.escape(caption[:120])}"><figcaption>{html.escape(caption)}{link}</figcaption></figure>')
     parts.append("<h2>Tables</h2>")
-    for table in sorted((analysis / "tables").glob("*.csv")):
+    for table in _visible((analysis / "tables").glob("*.csv")):
         caption = _table_caption(table.with_suffix(".tex")) or table.stem.replace("_", " ").capitalize()
         parts.append(f'<h3 id="{html.escape(table.stem)}">{html.escape(caption)}</h3>')
         parts.append(_table_html(table))

@@ -13,7 +13,6 @@ import pandas as pd
 from . import atomic
 from .errors import IsspError
 
-
 #: Results are stored to this many decimals: BLAS kernels differ in the last bits between CPUs,
 #: and rounding keeps the stored files (and the figures drawn from them) identical across machines.
 DECIMALS = 9

@@ -16,7 +16,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from . import build, dictionary as dd, paths, results, tables
+from . import build, paths, results, tables
+from . import dictionary as dd
 from .errors import IsspError
 from .figures.style import LABELS, SECTOR_COLOURS, TEXT_WIDTH_IN, save_figure, thesis_style
 

@@ -10,7 +10,8 @@ import pandera.pandas as pa
 from . import dictionary as dd
 from .errors import IsspError
 
-_DTYPES = {
+#: The pandas dtype of each kind of column in processed tables.
+DTYPES = {
     "id": "string", "label": "category", "int": "Int64", "float": "float64", "bool": "boolean",
     "datetime": "datetime64[ns, UTC]", "likert": "Int8",
 }
@@ -32,7 +33,7 @@ def processed_schema(name: str) -> pa.DataFrameSchema:
     table = dd.PROCESSED_TABLES[name]
     columns = {
         column.name: pa.Column(
-            _DTYPES[column.kind], checks=_checks(column), nullable=column.nullable,
+            DTYPES[column.kind], checks=_checks(column), nullable=column.nullable,
             unique=column.name == table.key, description=column.description,
         )
         for column in table.columns
@@ -44,9 +45,33 @@ def validate_processed(name: str, frame: pd.DataFrame, where: str) -> pd.DataFra
     """Check a processed table against the dictionary; one clear message on the first failure."""
     try:
         return processed_schema(name).validate(frame, lazy=False)
-    except (pa.errors.SchemaError, pa.errors.SchemaErrors) as error:
-        failure = getattr(error, "failure_cases", None)
-        example = "" if failure is None or len(failure) == 0 else f" (e.g. {failure.iloc[0].to_dict()})"
-        raise IsspError(f"fails the data dictionary's check: {error.reason_code}{example}", file=where,
-                        column=getattr(error.schema, "name", None), rule=str(getattr(error, "check", "")),
-                        fix="a cleaning rule let a bad value through: report it with this message") from None
+    except pa.errors.SchemaErrors as errors:  # column-set checks come bundled, even with lazy=False
+        error = errors.schema_errors[0]
+    except pa.errors.SchemaError as single:
+        error = single
+    raise _refusal(error, name, where)
+
+
+_COLUMN_PROBLEMS = {
+    "COLUMN_NOT_IN_SCHEMA": "column not in the data dictionary's {table} table",
+    "COLUMN_NOT_IN_DATAFRAME": "missing column",
+    "COLUMN_NOT_ORDERED": "column out of the data dictionary's order",
+}
+_FIX = ("rebuild the processed data (`make all` or `issp-research clean`); if this message comes back, a "
+        "cleaning rule let a bad value through: report it with this message")
+
+
+def _refusal(error: pa.errors.SchemaError, table: str, where: str) -> IsspError:
+    reason = getattr(error.reason_code, "name", "")
+    failure = error.failure_cases
+    if reason in _COLUMN_PROBLEMS:
+        return IsspError(_COLUMN_PROBLEMS[reason].format(table=table), file=where, column=str(failure),
+                         rule=f"columns of the {table} table in the data dictionary", fix=_FIX)
+    if isinstance(failure, pd.DataFrame) and len(failure):
+        example = f" (e.g. {str(failure['failure_case'].iloc[0])[:40]})"
+    else:
+        example = "" if failure is None else f" (found {str(failure)[:40]})"
+    check = getattr(error.check, "error", None) or str(error.check)
+    return IsspError(f"fails the data dictionary's check {check}{example}", file=where,
+                     column=getattr(error.schema, "name", None), rule=f"{reason.lower()} in the {table} table",
+                     fix=_FIX)

@@ -7,7 +7,9 @@ year's source is named in the caption.
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -36,7 +38,15 @@ def read_isc_census(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise IsspError("file not found", file=path,
                         fix="pass the path of isc_census_partnerships.csv (data/raw/)")
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        # index_col=False: otherwise pandas reads rows one value longer than the header with the first
+        # value as the index, and every value lands one column to the left without a word.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], index_col=False)
+    except pd.errors.ParserWarning:
+        raise IsspError("a row has more values than the header has columns", file=path,
+                        rule="every row has one value per column",
+                        fix="quote cells that contain a comma, or remove the extra values") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise IsspError(f"not a readable CSV table ({error})", file=path,
                         fix="save the table as UTF-8 CSV with a header row") from None
@@ -71,7 +81,7 @@ def _years(values: pd.Series, path: Path) -> pd.Series:
     years = pd.to_numeric(values.str.strip(), errors="coerce")
     for index in values.index:
         year = years[index]
-        if pd.isna(year) or year != int(year):
+        if not 1000 <= year <= 9999 or year != int(year):  # also NaN and inf, which int() cannot take
             shown = "blank" if pd.isna(values[index]) else repr(values[index])
             raise IsspError(f"census year is {shown}, not a year", file=path,
                             row=index + 2, column="census_year",
@@ -95,7 +105,7 @@ def _figures(values: pd.Series, path: Path, column: str) -> pd.Series:
         if pd.isna(values[index]):
             continue
         number = numbers[index]
-        if pd.isna(number) or not 0 <= number <= upper:
+        if not (0 <= number <= upper and math.isfinite(number)):  # NaN fails the comparison
             raise IsspError(
                 f"{values[index]!r} is not a published figure", file=path, row=index + 2,
                 column=column,

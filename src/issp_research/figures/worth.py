@@ -17,7 +17,7 @@ def plot_worth_by_sector_role(frame: pd.DataFrame, means: pd.DataFrame, seed: in
     rng = np.random.default_rng(seed)
     fig = Figure(figsize=(TEXT_WIDTH_IN, DEFAULT_HEIGHT_IN))
     ax = fig.subplots()
-    for offset, sector in zip((-_DODGE, _DODGE), dd.SECTORS):
+    for offset, sector in zip((-_DODGE, _DODGE), dd.SECTORS, strict=True):
         colour = SECTOR_COLOURS[sector]
         for x, role in enumerate(dd.ROLES):
             scores = frame.loc[(frame["sector"] == sector) & (frame["role"] == role), "worth"].to_numpy()
@@ -25,7 +25,8 @@ def plot_worth_by_sector_role(frame: pd.DataFrame, means: pd.DataFrame, seed: in
             ax.scatter(x + offset + jitter, scores, s=6, color=colour, alpha=0.35, linewidths=0)
         cells = means[means["sector"] == sector].set_index("role").reindex(dd.ROLES)
         xs = np.arange(len(dd.ROLES)) + offset
-        ax.errorbar(xs, cells["estimate"], yerr=[cells["estimate"] - cells["ci_low"], cells["ci_high"] - cells["estimate"]],
+        ax.errorbar(xs, cells["estimate"],
+                    yerr=[cells["estimate"] - cells["ci_low"], cells["ci_high"] - cells["estimate"]],
                     fmt="o", color=colour, markeredgecolor="black", markeredgewidth=0.6, markersize=5,
                     ecolor="black", elinewidth=0.9, capsize=2.5, label=f"{LABELS[sector]}: model estimate, 95% CI")
     ax.axhline(0, color="0.5", linewidth=0.6, linestyle="--", zorder=0)
