@@ -25,9 +25,12 @@ EXECUTED := $(NOTEBOOKS:%=analysis/executed/%.ipynb)
 
 .PHONY: all help setup test verify report docs lab lint notebook sensitivity sensitivity-runs bench clean lock demo-data refresh-references FORCE
 
-all: $(EXECUTED) report ## build every thesis output that is out of date (default)
+all: $(EXECUTED) analysis/index.html ## build every thesis output that is out of date (default)
 
-report: $(EXECUTED) ## write analysis/index.html: every figure, table and notebook (also built by make all)
+report: analysis/index.html ## write analysis/index.html: every figure, table and notebook (also built by make all)
+
+# Every figure, table and colophon value on the page changes only through a notebook run.
+analysis/index.html: $(EXECUTED) src/issp_research/report.py
 	@$(PY) -m issp_research.report
 
 verify: $(SETUP) ## rebuild every output from data/raw in a scratch copy and compare with the committed ones
@@ -60,9 +63,14 @@ $(SETUP): requirements.lock pyproject.toml
 	@touch $@
 
 # A notebook's stamp holds the sha256 of everything its outputs depend on; it is rewritten only
-# when that changes, so make reruns exactly the notebooks whose inputs changed.
-.make/%.stamp: FORCE | $(SETUP)
-	@$(BUILD) stamp $*
+# when that changes, so make reruns exactly the notebooks whose inputs changed. One process stamps
+# them all (and checks the parameters file) before anything runs; a notebook's run restamps the
+# notebooks after it. The empty recipe makes make look at each stamp's time again.
+.make/stamps: FORCE | $(SETUP)
+	@$(BUILD) stamp-all
+
+.make/%.stamp: .make/stamps
+	@:
 
 analysis/executed/%.ipynb: .make/%.stamp
 	@$(BUILD) run $*

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import copy
+import functools
 import hashlib
 import json
 import os
@@ -80,7 +82,21 @@ def _unique_key_loader(params_file: Path) -> type:
     return UniqueKeyLoader
 
 
+def _signature(path: Path) -> tuple[int, int] | None:
+    """What says a file is unchanged within one process (one `make` step reads the same file often)."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
+
+
 def load_params(params_file: Path = paths.PARAMS) -> dict:
+    return copy.deepcopy(_load_params(Path(params_file), _signature(Path(params_file))))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_params(params_file: Path, signature: tuple[int, int] | None) -> dict:
     import yaml
 
     try:
@@ -115,6 +131,11 @@ def declared_params(notebook: Path) -> dict:
     Read with ast rather than papermill so `make` stays fast; a value that is not a literal is
     refused, because the build could not pass or check it.
     """
+    return copy.deepcopy(_declared_params(notebook, _signature(notebook)))
+
+
+@functools.lru_cache(maxsize=64)
+def _declared_params(notebook: Path, signature: tuple[int, int] | None) -> dict:
     try:
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     except (OSError, ValueError, KeyError):
@@ -293,13 +314,20 @@ def notebook_source(path: Path) -> bytes:
 
 def code_hash(job: Job) -> str:
     """The code that makes a job's outputs: library, notebook, parameters and lock file."""
-    digest = hashlib.sha256()
     sources = [path for path in _files_under(LIBRARY) if "__pycache__" not in path.parts]
-    for path in [*sources, LOCK]:
-        digest.update(paths.relative(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    files = tuple((path, _signature(path)) for path in [*sources, LOCK])
+    digest = _library_digest(files).copy()
     digest.update(notebook_source(paths.NOTEBOOKS / f"{job.notebook}.ipynb"))
     digest.update(json.dumps(job.params, sort_keys=True).encode())
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _library_digest(files: tuple[tuple[Path, tuple[int, int] | None], ...]) -> hashlib._Hash:
+    digest = hashlib.sha256()
+    for path, _ in files:
+        digest.update(paths.relative(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest
 
 
 def input_files(job: Job, manifest: dict) -> dict[str, str]:
@@ -331,6 +359,16 @@ def stamp(name: str, params_file: Path = paths.PARAMS) -> bool:
         return False
     atomic.write_text(this.stamp, value + "\n")
     return True
+
+
+def stamp_all(params_file: Path = paths.PARAMS) -> list[str]:
+    """Check the parameters file, then stamp every notebook in one process; the names restamped.
+
+    One process instead of one per notebook keeps a `make` with nothing to do fast. A notebook's
+    run restamps the notebooks after it, whose inputs it may have changed.
+    """
+    check_params_file(params_file)
+    return [name for name in notebooks() if stamp(name, params_file)]
 
 
 def _package_versions() -> dict[str, str]:
@@ -411,6 +449,8 @@ def run(name: str, params_file: Path = paths.PARAMS) -> Path:
         _record_outputs(this, written, input_files(this, read_manifest(this.manifest)))
         atomic.write_text(this.stamp, fingerprint(this, read_manifest(this.manifest)) + "\n")
         os.utime(tmp)  # the executed copy must be newer than its stamp for make to see it done
+    for later in sorted(this.later):  # their inputs may be this notebook's outputs
+        stamp(later, params_file)
     return this.executed
 
 
@@ -420,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="the notebooks in build order")
     sub.add_parser("sensitivity-runs", help="the runs of the sensitivity analysis")
+    sub.add_parser("stamp-all", help="check the parameters file and stamp every notebook")
     for command in ("stamp", "run"):
         sub.add_parser(command).add_argument("job", help="a notebook name, or sensitivity/<run>")
     args = parser.parse_args(argv)
@@ -431,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
             print(" ".join(notebooks()))
         elif args.command == "sensitivity-runs":
             print(" ".join(sensitivity_runs(args.params)))
+        elif args.command == "stamp-all":
+            stamp_all(args.params)
         elif args.command == "stamp":
             if args.job == notebooks()[0]:
                 check_params_file(args.params)  # the whole file, before the first notebook runs
