@@ -423,6 +423,10 @@ def _kernel_manager():
 
 def run(name: str, params_file: Path = paths.PARAMS) -> Path:
     """Execute one job with papermill; nothing looks finished unless it all succeeded."""
+    # papermill -> nbformat -> jsonschema imports rfc3987_syntax, which builds a Lark grammar at import
+    # (2 s of papermill's 2.8 s; jsonschema#1428). It serves only the "iri" format, which the notebook
+    # schema does not use, and jsonschema imports it under suppress(ImportError): so block it.
+    sys.modules.setdefault("rfc3987_syntax", None)
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
