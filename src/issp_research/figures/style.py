@@ -171,6 +171,9 @@ def save_figure(
         with contextlib.ExitStack() as stack, mpl.rc_context(_SAVE_RC):
             pdf, png, txt = (stack.enter_context(atomic_path(path)) for path in paths)
             fig.savefig(pdf, format="pdf", metadata=PDF_METADATA)
+            # Drawing the PDF laid the figure out; the PNG keeps that layout rather than computing
+            # it again (a third of the time of saving), so both files show the same positions.
+            fig.set_layout_engine("none")
             fig.savefig(png, format="png", dpi=PNG_DPI, metadata=PNG_METADATA)
             txt.write_bytes((caption.strip() + "\n").encode("utf-8"))
     finally:
