@@ -474,7 +474,9 @@ def interview_pseudonym(source: pd.Series, key: bytes) -> pd.Series:
 
 def _checked_codes(segments: pd.DataFrame, codebook: pd.DataFrame, where: str) -> None:
     known = set(codebook["code"])
-    for row in segments.itertuples(index=False):
+    codes = segments["code"].astype("object")
+    bad = segments[codes.isna() | ~codes.isin(known)]  # only the bad rows are looked at one by one
+    for row in bad.itertuples(index=False):
         if row.code is None or (isinstance(row.code, float) and math.isnan(row.code)):
             raise IsspError(f"a coding in interview '{row.source}' refers to a code the project does not define",
                             file=where, rule="every coding names a code of the project's codebook",
@@ -764,17 +766,20 @@ def policy_actor_types(segments: pd.DataFrame, coder: str = ANALYSIS_CODER,
     enact = coded[coded["code"].astype("object").isin(types)].copy()
     enact["code"] = enact["code"].astype("object")
     enact["rank"] = enact["code"].map(rank)
+    enact["participant"] = enact["participant"].astype("object")
     enact = enact.sort_values(["participant", "interview", "start", "end", "rank"], kind="stable")
-    records = []
-    for person, rows in enact.groupby("participant", sort=True):
-        counts = rows["code"].value_counts()
-        best = counts.max()
-        tied = counts[counts == best].index
-        first = rows[rows["code"].isin(tied)].iloc[0]["code"]  # first mention among the tied
-        records.append({"participant": person, "actor_type": first, "type_segments": int(best),
-                        "enactment_segments": int(len(rows)), "tied": len(tied) > 1})
-    typed = pd.DataFrame(records, columns=["participant", "actor_type", "type_segments", "enactment_segments",
-                                           "tied"])
+    # Grouped counts rather than a loop over people: the loop took seconds per thousand interviewees.
+    per_type = (enact.assign(order=np.arange(len(enact)))
+                .groupby(["participant", "code"], sort=False)["order"].agg(["size", "min"]).reset_index())
+    per_person = per_type.groupby("participant")["size"]
+    per_type["best"], per_type["total"] = per_person.transform("max"), per_person.transform("sum")
+    top = per_type[per_type["size"] == per_type["best"]]
+    chosen = top.sort_values("min").drop_duplicates("participant")  # the first mention among the tied
+    typed = pd.DataFrame({
+        "participant": chosen["participant"], "actor_type": chosen["code"],
+        "type_segments": chosen["size"].astype("int64"), "enactment_segments": chosen["total"].astype("int64"),
+        "tied": chosen["participant"].map(top["participant"].value_counts()).gt(1),
+    }).sort_values("participant").reset_index(drop=True)
     frame = _people(coded).merge(typed, on="participant", how="left")
     frame["actor_type"] = pd.Categorical(frame["actor_type"], categories=types)
     frame[["type_segments", "enactment_segments"]] = frame[["type_segments", "enactment_segments"]].fillna(0).astype(

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import functools
 import io
 import lzma
 import os
@@ -774,6 +775,7 @@ def _code_problem(r: dict[str, Any], codes: list[str], kinds: dict[str, str],
     return None
 
 
+@functools.lru_cache(maxsize=1024)  # codes, coders and variables are referred to again and again
 def _name_guid(kind: str, name: str) -> str:
     return str(uuid.uuid5(_GUID_NAMESPACE, f"{kind}/{name}")).upper()
 
@@ -950,6 +952,9 @@ def write_qdpx(
                                                           "typeOfVariable": kind})
     if cases:
         cases_element = ET.SubElement(root, "Cases")
+        sources_of: dict[str, list[str]] = {}  # by case, in the order given: one pass, not one per case
+        for source_name, _, source_case in sources:
+            sources_of.setdefault(source_case, []).append(source_name)
         for case, values in cases.items():
             case_element = ET.SubElement(cases_element, "Case", {"guid": _name_guid("case", case),
                                                                  "name": _safe(case, "case")})
@@ -960,9 +965,8 @@ def write_qdpx(
                 ET.SubElement(value, "VariableRef", {"targetGUID": _name_guid("variable", variable)})
                 kind = variable_types[variable]
                 ET.SubElement(value, f"{kind}Value").text = _variable_text(values[variable], kind)
-            for source_name, _, source_case in sources:
-                if source_case == case:
-                    ET.SubElement(case_element, "SourceRef", {"targetGUID": _name_guid("source", source_name)})
+            for source_name in sources_of.get(case, []):
+                ET.SubElement(case_element, "SourceRef", {"targetGUID": _name_guid("source", source_name)})
     members: dict[str, bytes] = {}
     if texts:
         sources_element = ET.SubElement(root, "Sources")
