@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 import patsy
 import pytest
+import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.miscmodels.ordinal_model import OrderedModel
+from statsmodels.tools import numdiff
 
 from issp_research import clean, io, models, pseudonym, results, simulate, worth
 from issp_research import dictionary as dd
@@ -110,6 +112,33 @@ def test_ml_on_request(demo_mixed, demo_frame):
         assert (ml.variance.set_index("component").loc[component, "variance"]
                 < demo_mixed.variance.set_index("component").loc[component, "variance"])
     assert ml.fit["loglik"] != pytest.approx(demo_mixed.fit["loglik"])
+
+
+@pytest.mark.parametrize("school", ["string", "category", None], ids=["school", "categorical_school", "no_school"])
+def test_mixed_model_is_the_one_statsmodels_builds_from_formulas(demo_frame, school):
+    """fit_mixed builds the variance components itself (patsy per partnership is slow): the same model.
+
+    For a categorical column from_formula adds all-zero columns for the schools of other
+    partnerships, which change nothing but rounding.
+    """
+    frame = demo_frame.assign(school=demo_frame["school"].astype(school or "string"))
+    components = {"school": "school"} if school else {}
+    ours = fit_quietly(models.fit_mixed, frame, models.worth_formula(), "partnership", components).raw
+    used = models._prepare(frame, models.worth_formula(), ["partnership", "school"])  # the rows fit_mixed uses
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = smf.mixedlm(models.worth_formula(), used, groups=used["partnership"], re_formula="1",
+                            vc_formula={"school": "0 + C(school)"} if school else None)
+        reference = model.fit(method="bfgs")
+    if school != "category":
+        assert ours.model.exog_vc.names == model.exog_vc.names
+        assert ours.model.exog_vc.colnames == model.exog_vc.colnames
+        for a, b in zip(ours.model.exog_vc.mats, model.exog_vc.mats, strict=True):
+            assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert list(ours.params.index) == list(reference.params.index)
+    assert np.allclose(ours.params, reference.params, rtol=1e-10, atol=0)
+    assert np.allclose(ours.bse, reference.bse, rtol=1e-10, atol=0)
+    assert ours.llf == pytest.approx(reference.llf, rel=1e-12)
 
 
 def test_clustered_ols_is_the_cr1_sandwich_by_hand(demo_frame):
@@ -356,6 +385,35 @@ def test_item_model_is_statsmodels_ordered_logit(demo_tables):
     clustered = models.fit_item_models(answers, items=["C02"]).set_index("term")
     assert np.allclose(clustered["estimate"], ours["estimate"])
     assert not np.allclose(clustered["std_error"], ours["std_error"])
+    groups = pd.factorize(answers.loc[used.index, "partnership"])[0]
+    reference = OrderedModel(outcome, design, distr="logit").fit(method="bfgs", disp=False, cov_type="cluster",
+                                                                 cov_kwds={"groups": groups})
+    assert np.allclose(clustered["std_error"], reference.bse[design.columns], atol=1e-4)
+
+
+@pytest.mark.parametrize(("recode", "ratings"), [
+    (None, None),  # as fit_item_models builds it: the ratings given (1 to 4)
+    ({3.0: 2.0}, [1, 2, 3, 4]),  # nobody gives 3
+    (None, [0, 1, 2, 3, 4, 5, 6]),  # nobody gives 0, 5 or 6
+    ({1.0: 0.0, 2.0: 0.0, 3.0: 1.0, 4.0: 1.0}, [0, 1]),  # two ratings, one threshold
+], ids=["as_fitted", "unused_middle", "unused_ends", "binary"])
+def test_item_model_score_is_the_derivative_of_the_likelihood(demo_tables, recode, ratings):
+    """The hand-written score against finite differences, also where a rating nobody gave is in the scale."""
+    used = worth.item_responses(demo_tables)[["C02", "sector", "role"]].dropna()
+    rating = used["C02"].replace(recode) if recode else used["C02"]
+    ratings = np.sort(rating.unique()) if ratings is None else ratings
+    design = patsy.dmatrix("sector * role", used, return_type="dataframe").drop(columns="Intercept")
+    outcome = pd.Series(pd.Categorical(rating, categories=ratings, ordered=True), index=used.index)
+    model = models._OrderedLogit(outcome, design, distr="logit")
+    k = model.k_levels - 1
+    rng = np.random.default_rng(2021)
+    params = np.concatenate((rng.normal(0, 0.5, design.shape[1]), [-1.5], np.log(rng.uniform(0.3, 1.2, k - 1))))
+    assert np.allclose(model.score(params), numdiff.approx_fprime(params, model.loglike, centered=True),
+                       rtol=1e-6, atol=1e-6)
+    assert np.allclose(model.score_obs(params), numdiff.approx_fprime(params, model.loglikeobs, centered=True),
+                       rtol=1e-6, atol=1e-6)
+    second = numdiff.approx_hess(params, model.loglike)
+    assert np.allclose(model.hessian(params), second, rtol=1e-4, atol=1e-4 * np.abs(second).max())
 
 
 def test_item_with_a_single_rating_is_refused(demo_tables):
