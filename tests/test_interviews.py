@@ -491,13 +491,27 @@ def test_segments_typed_into_a_csv_give_the_same_analysis_as_the_qdpx(demo_qdpx,
     csv = tmp_path / "segments.csv"
     raw.rename(columns={"source": "interview", "case": "participant"})[
         ["interview", "participant", "code", "coder", "start", "end", "text"]].to_csv(csv, index=False)
+    simulate.write_checksums(tmp_path)
     typed = interviews.coded_segments(interviews.read_coded(csv), processed["participants"], KEY,
                                       schools=processed["schools"])
     key = ["interview", "coder", "start", "end", "code"]
     # check_dtype=False: positions typed into a CSV may be blank, so they are read as Int64
     pd.testing.assert_frame_equal(typed.sort_values(key).reset_index(drop=True),
                                   segments.sort_values(key).reset_index(drop=True), check_dtype=False)
+    simulate.write_checksums(demo_qdpx.parent)
     assert interviews.read_coded(demo_qdpx).segments.equals(raw)
+
+
+def test_coded_interviews_changed_after_their_checksum_are_refused(tmp_path):
+    csv = tmp_path / "segments.csv"
+    csv.write_text("interview,participant,code,coder,start,end,text\nINT-01,P-001,gift,A,0,5,hello\n")
+    with pytest.raises(IsspError, match="no SHA256SUMS"):
+        interviews.read_coded(csv)
+    simulate.write_checksums(tmp_path)
+    assert len(interviews.read_coded(csv).segments) == 1
+    csv.write_text(csv.read_text().replace("gift", "dependence"))
+    with pytest.raises(IsspError, match="changed after its checksum was recorded"):
+        interviews.read_coded(csv)
 
 
 def test_worth_by_actor_type_counts_people_and_averages_their_survey_worth():

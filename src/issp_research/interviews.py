@@ -49,7 +49,7 @@ import pandas as pd
 import yaml
 
 from . import dictionary as dd
-from . import paths, pseudonym, qda
+from . import io, paths, pseudonym, qda
 from .errors import IsspError
 from .reliability import cohen_kappa, krippendorff_alpha
 
@@ -459,8 +459,12 @@ def read_coded(path: str | os.PathLike[str], codebook: pd.DataFrame | None = Non
 
     A ``.csv`` is read as coded segments typed into a spreadsheet (:func:`qda.read_segments_csv`,
     checked against the codebook); anything else as a REFI-QDA project (``.qdpx`` or ``.qde``).
+    Like the survey export, the file is raw data: it is refused unless the ``SHA256SUMS`` beside it
+    records exactly these bytes.
     """
-    if Path(path).suffix.lower() == ".csv":
+    path = Path(path)
+    io.read_verified(path.parent, path.name, io.read_checksums(path.parent))
+    if path.suffix.lower() == ".csv":
         return qda.read_segments_csv(path, qda.load_codebook() if codebook is None else codebook)
     return qda.read_qdpx(path)
 
