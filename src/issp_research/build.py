@@ -362,13 +362,17 @@ def stamp(name: str, params_file: Path = paths.PARAMS) -> bool:
 
 
 def stamp_all(params_file: Path = paths.PARAMS) -> list[str]:
-    """Check the parameters file, then stamp every notebook in one process; the names restamped.
+    """Check the parameters file, then stamp the notebooks in one process; the one restamped, if any.
 
-    One process instead of one per notebook keeps a `make` with nothing to do fast. A notebook's
-    run restamps the notebooks after it, whose inputs it may have changed.
+    One process instead of one per notebook keeps a `make` with nothing to do fast. It stops at
+    the first notebook that must rerun: the ones after it read what it writes (a damaged output it
+    will rewrite must not rerun them), so its run stamps them once it has finished.
     """
     check_params_file(params_file)
-    return [name for name in notebooks() if stamp(name, params_file)]
+    for name in notebooks():
+        if stamp(name, params_file):
+            return [name]
+    return []
 
 
 def _package_versions() -> dict[str, str]:
