@@ -1,14 +1,18 @@
-"""Shared fixtures: a freshly simulated demo raw folder, and a way to check that bad input is refused."""
+"""Shared fixtures: a freshly simulated demo raw folder, a way to check that bad input is refused, and the
+thesis figure style."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import matplotlib as mpl
+import matplotlib.pyplot as plt
 import pytest
 
 from issp_research import clean, cli, simulate
 from issp_research.errors import IsspError
+from issp_research.figures import thesis_style
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +51,12 @@ def refused(tmp_path, capsys):
         return caught.value
 
     return check
+
+
+@pytest.fixture
+def thesis_figures():
+    """The thesis style for a test's figures; other tests get their rcParams back and no open figure."""
+    with mpl.rc_context():
+        thesis_style()
+        yield
+    plt.close("all")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,19 +12,13 @@ from issp_research import dictionary as dd
 from issp_research import simulate
 from issp_research.clean import clean_folder
 from issp_research.errors import IsspError
-from issp_research.figures import SECTOR_COLOURS, TEXT_WIDTH_IN, save_figure, thesis_style
+from issp_research.figures import SECTOR_COLOURS, TEXT_WIDTH_IN, save_figure
 from issp_research.figures import items as fig_items
 from issp_research.figures import models as fig_models
 from issp_research.figures import reciprocity as fig_reciprocity
 from issp_research.figures import sample as fig_sample
 
-
-@pytest.fixture(autouse=True)
-def style():
-    with mpl.rc_context():
-        thesis_style()
-        yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("thesis_figures")
 
 
 def texts(ax):

@@ -8,8 +8,6 @@ import re
 import zipfile
 from pathlib import Path
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,18 +15,13 @@ import pytest
 from issp_research import clean, interviews, io, pseudonym, qda, simulate, worth
 from issp_research import dictionary as dd
 from issp_research.errors import IsspError
-from issp_research.figures import save_figure, themes, thesis_style
+from issp_research.figures import save_figure, themes
 
 KEY = pseudonym.DEMO_KEY
 XSD = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "refi-qda" / "schema" / "Project-mrt2019.xsd"
 
 
-@pytest.fixture(autouse=True)
-def style():
-    with mpl.rc_context():
-        thesis_style()
-        yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("thesis_figures")
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 from issp_research.errors import IsspError
-from issp_research.figures import save_figure, thesis_style
+from issp_research.figures import save_figure
 from issp_research.figures.national import (
     COLUMNS,
     national_context_caption,
@@ -23,12 +21,7 @@ CENSUS = Path(__file__).resolve().parents[1] / "data" / "raw" / "isc_census_part
 HEADER = ",".join(COLUMNS)
 
 
-@pytest.fixture(autouse=True)
-def style():
-    with mpl.rc_context():
-        thesis_style()
-        yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("thesis_figures")
 
 
 @pytest.fixture
