@@ -361,8 +361,8 @@ def stamp(name: str, params_file: Path = paths.PARAMS) -> bool:
     return True
 
 
-def stamp_all(params_file: Path = paths.PARAMS) -> list[str]:
-    """Check the parameters file, then stamp the notebooks in one process; the one restamped, if any.
+def stamp_all(params_file: Path = paths.PARAMS) -> None:
+    """Check the parameters file, then stamp the notebooks in one process.
 
     One process instead of one per notebook keeps a `make` with nothing to do fast. It stops at
     the first notebook that must rerun: the ones after it read what it writes (a damaged output it
@@ -371,8 +371,7 @@ def stamp_all(params_file: Path = paths.PARAMS) -> list[str]:
     check_params_file(params_file)
     for name in notebooks():
         if stamp(name, params_file):
-            return [name]
-    return []
+            return
 
 
 def _package_versions() -> dict[str, str]:

@@ -23,6 +23,7 @@ from scipy import special, stats
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 from statsmodels.tools import numdiff
+from statsmodels.tools.sm_exceptions import ModelWarning
 
 from . import dictionary as dd
 from .errors import IsspError
@@ -345,7 +346,10 @@ def marginal_means(result: ModelResult, data: pd.DataFrame, by: Sequence[str] = 
     names = list(result.fixed["term"])
     beta = result.fixed.set_index("term")["estimate"].to_numpy()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the same covariance whose problems the fit already reported
+        # The same covariance whose problems the fit already reported in its warnings: statsmodels'
+        # model warnings (e.g. a Hessian that is not positive definite) and numpy's invalid values.
+        warnings.simplefilter("ignore", ModelWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
         cov = fitted.cov_params().loc[names, names].to_numpy()
     z = stats.norm.ppf(0.975)
     rows = []
