@@ -405,6 +405,16 @@ def test_figure_7_never_prints_a_small_count(hand, tmp_path):
     assert written[-1].read_text(encoding="utf-8") == caption + "\n"
 
 
+def hatched_cells(ax) -> set[tuple[float, float]]:
+    """Centres of the unit cells the axes hatch (the suppressed cells are one path of squares)."""
+    centres = set()
+    for patch in ax.patches:
+        if patch.get_hatch():
+            squares = patch.get_path().vertices.reshape(-1, 5, 2)
+            centres |= {tuple(square[:4].mean(axis=0)) for square in squares}
+    return centres
+
+
 def test_figure_7_prints_shares_of_large_cells():
     rows = []
     for code, kind, n in (("shared_expertise", "benefit", 12), ("staff_time", "cost", 3), ("gift", "power", 0)):
@@ -412,8 +422,11 @@ def test_figure_7_prints_shares_of_large_cells():
             rows.append({"code": code, "kind": kind, "sector": sector, "segments": n, "interviews": n,
                          "interviews_total": total, "share": n / total})
     frequency = pd.DataFrame(rows)
-    printed = [t.get_text() for t in themes.plot_themes(frequency).axes[0].texts]
+    share_axis = themes.plot_themes(frequency).axes[0]
+    printed = [t.get_text() for t in share_axis.texts]
     assert printed == ["60%", "40%", "<5", "<5", "0", "0"]
+    assert hatched_cells(share_axis) == {t.get_position() for t in share_axis.texts if t.get_text() == "<5"}
+    assert len(hatched_cells(share_axis)) == 2
     caption = themes.themes_caption(frequency)
     assert "50 interviews (20 independent, 30 state)" in caption
     assert "shared expertise (24 of 50 interviews)" in caption and "staff time (" not in caption
@@ -460,6 +473,8 @@ def test_figure_9_never_prints_or_gives_back_a_small_count(cells, tmp_path):
     printed = [text.get_text() for ax in fig.axes[:2] for text in ax.texts]
     assert all(value in {"<5", "[c]", "0"} or int(value) >= 5 for value in printed), printed
     assert printed.count("<5") == sum(int((s == "small").to_numpy().sum()) for s in statuses) > 0
+    for ax in fig.axes[:2]:  # hatched: exactly the cells marked <5 or [c]
+        assert hatched_cells(ax) == {t.get_position() for t in ax.texts if t.get_text() in {"<5", "[c]"}}
     caption = themes.actor_types_caption(counts)
     assert f"{total} interviewees" in caption
     assert all(int(n) >= 5 for n in re.findall(r"\((\d+)\)", caption))

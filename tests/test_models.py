@@ -129,7 +129,9 @@ def test_mixed_model_is_the_one_statsmodels_builds_from_formulas(demo_frame, sch
         warnings.simplefilter("error")
         model = smf.mixedlm(models.worth_formula(), used, groups=used["partnership"], re_formula="1",
                             vc_formula={"school": "0 + C(school)"} if school else None)
-        reference = model.fit(method="bfgs")
+        start = models.moment_start(model.endog, model.exog, used["partnership"].to_numpy(),
+                                    used["school"].to_numpy() if school else None)
+        reference = model.fit(method="bfgs", start_params=start)
     if school != "category":
         assert ours.model.exog_vc.names == model.exog_vc.names
         assert ours.model.exog_vc.colnames == model.exog_vc.colnames
@@ -139,6 +141,40 @@ def test_mixed_model_is_the_one_statsmodels_builds_from_formulas(demo_frame, sch
     assert np.allclose(ours.params, reference.params, rtol=1e-10, atol=0)
     assert np.allclose(ours.bse, reference.bse, rtol=1e-10, atol=0)
     assert ours.llf == pytest.approx(reference.llf, rel=1e-12)
+
+
+def test_moment_start_recovers_known_variances():
+    """Simulated partnerships > schools > people with known effects, residual variance 0.5, slope 2."""
+    rng = np.random.default_rng(7)
+    partnership = np.repeat(np.arange(300), 40)
+    school = partnership * 4 + np.tile(np.repeat(np.arange(4), 10), 300)
+    x = rng.normal(size=len(partnership))
+    partnership_effect, school_effect = rng.normal(0, np.sqrt(0.3), 300), rng.normal(0, np.sqrt(0.1), 1200)
+    y = 1 + 2 * x + partnership_effect[partnership] + school_effect[school] + rng.normal(0, np.sqrt(0.5), len(x))
+    exog = np.column_stack([np.ones_like(x), x])
+    start = models.moment_start(y, exog, partnership, school)
+    np.testing.assert_allclose(start.fe_params, [1, 2], atol=0.05)
+    # statsmodels' parameters are ratios to the residual variance (0.5)
+    assert start.cov_re[0, 0] * 0.5 == pytest.approx(partnership_effect.var(), abs=0.04)
+    assert start.vcomp[0] * 0.5 == pytest.approx(school_effect.var(), abs=0.02)
+    # without the school level, a quarter of its variance goes to partnerships, the rest to the residual
+    without = models.moment_start(y, exog, partnership)
+    assert without.vcomp.size == 0
+    assert without.cov_re[0, 0] == pytest.approx((partnership_effect.var() + school_effect.var() / 4)
+                                                  / (0.5 + 0.75 * school_effect.var()), abs=0.1)
+    flat = models.moment_start(1 + 2 * x + rng.normal(size=len(x)), exog, partnership, school)
+    assert flat.cov_re[0, 0] == pytest.approx(0.05) and flat.vcomp[0] == pytest.approx(0.05)  # kept off zero
+
+
+def test_mixed_model_reaches_the_optimum_of_statsmodels_default_start(demo_frame):
+    """The moment start changes where BFGS begins, not where it ends."""
+    ours = fit_quietly(models.fit_worth_mixed, demo_frame).raw
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cold = ours.model.fit(reml=True, method="bfgs")
+    assert ours.llf == pytest.approx(cold.llf, abs=1e-6)
+    np.testing.assert_allclose(ours.fe_params, cold.fe_params, atol=1e-4)
+    np.testing.assert_allclose(ours.bse_fe, cold.bse_fe, rtol=1e-3)
 
 
 def test_clustered_ols_is_the_cr1_sandwich_by_hand(demo_frame):
@@ -379,16 +415,29 @@ def test_item_model_is_statsmodels_ordered_logit(demo_tables):
     used = answers[["C02", "sector", "role"]].dropna()
     design = patsy.dmatrix("sector * role", used, return_type="dataframe").drop(columns="Intercept")
     outcome = pd.Series(pd.Categorical(used["C02"], ordered=True), index=used.index)
-    reference = OrderedModel(outcome, design, distr="logit").fit(method="bfgs", disp=False)
+    # statsmodels stops BFGS at a gradient of 1e-5 per respondent (estimates ~1e-3 from the optimum): tighter here
+    reference = OrderedModel(outcome, design, distr="logit").fit(method="bfgs", disp=False, gtol=1e-9, maxiter=2000)
     assert np.allclose(ours["estimate"], reference.params[design.columns], atol=1e-4)
     assert np.allclose(ours["std_error"], reference.bse[design.columns], atol=1e-4)
     clustered = models.fit_item_models(answers, items=["C02"]).set_index("term")
     assert np.allclose(clustered["estimate"], ours["estimate"])
     assert not np.allclose(clustered["std_error"], ours["std_error"])
     groups = pd.factorize(answers.loc[used.index, "partnership"])[0]
-    reference = OrderedModel(outcome, design, distr="logit").fit(method="bfgs", disp=False, cov_type="cluster",
+    reference = OrderedModel(outcome, design, distr="logit").fit(method="bfgs", disp=False, gtol=1e-9, maxiter=2000,
+                                                                 cov_type="cluster",
                                                                  cov_kwds={"groups": groups})
     assert np.allclose(clustered["std_error"], reference.bse[design.columns], atol=1e-4)
+
+
+def test_item_model_falls_back_to_bfgs_when_newton_stops_early(demo_tables, monkeypatch):
+    answers = worth.item_responses(demo_tables)
+    newton = models.fit_item_models(answers, items=["C02"]).set_index("term")
+    monkeypatch.setattr(models, "_ITEM_OPTIMISERS", (("newton", 1), ("bfgs", 500)))  # one step cannot converge
+    fallback = fit_quietly(models.fit_item_models, answers, items=["C02"]).set_index("term")
+    assert fallback["converged"].all()
+    np.testing.assert_allclose(fallback["estimate"], newton["estimate"], atol=5e-3)  # BFGS's own tolerance
+    monkeypatch.setattr(models, "_ITEM_OPTIMISERS", (("newton", 1),))
+    assert not fit_quietly(models.fit_item_models, answers, items=["C02"])["converged"].any()
 
 
 @pytest.mark.parametrize(("recode", "ratings"), [
@@ -414,6 +463,9 @@ def test_item_model_score_is_the_derivative_of_the_likelihood(demo_tables, recod
                        rtol=1e-6, atol=1e-6)
     second = numdiff.approx_hess(params, model.loglike)
     assert np.allclose(model.hessian(params), second, rtol=1e-4, atol=1e-4 * np.abs(second).max())
+    of_score = numdiff.approx_fprime(params, model.score, centered=True)  # more precise than from the likelihood
+    assert np.allclose(model.hessian(params), of_score, rtol=1e-6, atol=1e-6 * np.abs(of_score).max())
+    assert np.array_equal(model.hessian(params), model.hessian(params).T)
 
 
 def test_item_with_a_single_rating_is_refused(demo_tables):

@@ -23,7 +23,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap, Normalize, to_rgba
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Patch, PathPatch
+from matplotlib.path import Path as MplPath
 
 from issp_research import qda
 from issp_research.errors import IsspError
@@ -77,9 +78,15 @@ def _text_colour(rgba: Sequence[float]) -> str:
     return "white" if 0.299 * red + 0.587 * green + 0.114 * blue < 0.55 else "black"
 
 
-def _suppressed_cell(ax: Axes, x: float, y: float) -> None:
-    ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor=SUPPRESSED_COLOUR, edgecolor=SUPPRESSED_EDGE,
-                           hatch=SUPPRESSED_HATCH, linewidth=0))
+def _suppressed_cells(ax: Axes, cells: list[tuple[int, int]]) -> None:
+    """Hatch a panel's small cells as one path: a patch per cell made matplotlib hatch each one
+    separately, which was a third of the time of drawing figure 7 (hundreds of small cells)."""
+    if cells:
+        corners = np.array([(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5), (-0.5, -0.5)])
+        vertices = np.concatenate([corners + (x, y) for x, y in cells])
+        codes = np.tile([MplPath.MOVETO, *[MplPath.LINETO] * 3, MplPath.CLOSEPOLY], len(cells))
+        ax.add_patch(PathPatch(MplPath(vertices, codes), facecolor=SUPPRESSED_COLOUR, edgecolor=SUPPRESSED_EDGE,
+                               hatch=SUPPRESSED_HATCH, linewidth=0))
 
 
 def _suppression_patch(k: int, what: str) -> Patch:
@@ -157,7 +164,7 @@ def _share_panel(ax: Axes, frequency: pd.DataFrame, rows: list[tuple[str, str | 
     norm = Normalize(0, _share_top(shown))
     image = np.ones((len(rows), len(groups), 4))
     image[..., 3] = 0
-    texts = []
+    texts, small = [], []
     for y, (_, code) in enumerate(rows):
         if code is None:
             continue
@@ -168,13 +175,14 @@ def _share_panel(ax: Axes, frequency: pd.DataFrame, rows: list[tuple[str, str | 
                 image[y, x] = to_rgba("white")
                 texts.append((x, y, "0", "#555555"))
             elif count < k:
-                _suppressed_cell(ax, x, y)
+                small.append((x, y))
                 texts.append((x, y, f"<{k}", "black"))
             else:
                 colour = SHARE_CMAP(norm(record["share"]))
                 image[y, x] = colour
                 texts.append((x, y, f"{100 * record['share']:.0f}%", _text_colour(colour)))
     ax.imshow(image, aspect="auto", interpolation="nearest", extent=(-0.5, len(groups) - 0.5, len(rows) - 0.5, -0.5))
+    _suppressed_cells(ax, small)
     for x, y, text, colour in texts:
         ax.text(x, y, text, ha="center", va="center", fontsize=6.5, color=colour)
     totals = {tuple(g): 0 for g in groups}
@@ -237,6 +245,7 @@ def _pairs_panel(fig: Figure, ax: Axes, cooccurrence: pd.DataFrame, rows: list[t
     size = len(rows)
     image = np.ones((size, size, 4))
     image[..., 3] = 0
+    small = []
     for y, (_, code_y) in enumerate(rows):
         for x, (_, code_x) in enumerate(rows[:y]):
             if code_x is None or code_y is None:
@@ -245,10 +254,11 @@ def _pairs_panel(fig: Figure, ax: Axes, cooccurrence: pd.DataFrame, rows: list[t
             if n == 0:
                 image[y, x] = to_rgba("white")
             elif n < k:
-                _suppressed_cell(ax, x, y)
+                small.append((x, y))
             else:
                 image[y, x] = COUNT_CMAP(norm(n))
     ax.imshow(image, aspect="auto", interpolation="nearest", extent=(-0.5, size - 0.5, size - 0.5, -0.5))
+    _suppressed_cells(ax, small)
     _code_axis(ax, rows, number, names=False)
     codes_at = [(x, code) for x, (_, code) in enumerate(rows) if code is not None]
     ax.set_xticks([x for x, _ in codes_at], [str(number[c]) for _, c in codes_at], fontsize=6, rotation=90)
@@ -443,6 +453,7 @@ def plot_actor_types(counts: pd.DataFrame, panels: Sequence[str | Sequence[str]]
     for index, (ax, (columns, table), status) in enumerate(zip(axes, tables, statuses, strict=True)):
         totals = table.sum(axis=0).replace(0, np.nan)
         image = np.ones((*table.shape, 4))
+        small = []
         for y in range(table.shape[0]):
             for x in range(table.shape[1]):
                 value, state = int(table.iat[y, x]), status.iat[y, x]
@@ -453,11 +464,12 @@ def plot_actor_types(counts: pd.DataFrame, panels: Sequence[str | Sequence[str]]
                 elif state == "zero":
                     ax.text(x, y, "0", ha="center", va="center", fontsize=7, color="#555555")
                 else:
-                    _suppressed_cell(ax, x, y)
+                    small.append((x, y))
                     ax.text(x, y, f"<{k}" if state == "small" else DERIVED_MARKER, ha="center", va="center",
                             fontsize=7)
         ax.imshow(image, aspect="auto", interpolation="nearest",
                   extent=(-0.5, table.shape[1] - 0.5, table.shape[0] - 0.5, -0.5))
+        _suppressed_cells(ax, small)
         names = [textwrap.fill(" ".join(label(str(v)) for v in (c if isinstance(c, tuple) else (c,))), 11)
                  for c in table.columns]
         ax.set_xticks(range(table.shape[1]), names, fontsize=7, rotation=0 if column_in[index] >= 0.7 else 90)
