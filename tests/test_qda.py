@@ -11,6 +11,8 @@ import re
 import struct
 import tempfile
 import time
+import uuid
+import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
@@ -457,6 +459,23 @@ def test_qdpx_is_byte_identical_with_fixed_timestamps(tmp_path):
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert b"DateTime" not in member(first, "project.qde")
     assert sorted(os.listdir(tmp_path)) == ["a.qdpx", "b.qdpx"]  # no temporary file left behind
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.sampled_from(["code", "user", "selection", "coding"]), st.text(max_size=40))
+def test_name_guid_is_uuid5(kind, name):
+    """The GUIDs are computed without uuid.uuid5 (for speed), so they must be exactly its values."""
+    qda._name_guid.cache_clear()
+    assert qda._name_guid(kind, name) == str(uuid.uuid5(qda._GUID_NAMESPACE, f"{kind}/{name}")).upper()
+
+
+def test_xml_bytes_are_elementtrees_utf8_document():
+    root = ET.Element("Project", {"xmlns": qda.PROJECT_NAMESPACE, "name": "Ünïcode & <more> \"quoted\" 😀"})
+    ET.SubElement(ET.SubElement(root, "Users"), "User", {"name": "a\tb\nc"}).text = "x < y & é"
+    ET.SubElement(root, "Empty")
+    written = qda._xml_bytes(root)
+    assert written == ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    assert written.startswith(b"<?xml version='1.0' encoding='utf-8'?>\n<Project")
 
 
 def test_qdpx_round_trip_returns_what_was_written(tmp_path):
