@@ -12,6 +12,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import pytest
 from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
 from issp_research.errors import IsspError
@@ -117,15 +118,12 @@ def test_failure_leaves_no_finished_looking_file(tmp_path, monkeypatch):
     """The PNG fails after the PDF succeeded: no new file appears and the old set stays whole."""
     old = {p.name: p.read_bytes() for p in save_figure(draw(), tmp_path, "fig", "Old caption.")}
     fig = draw()
-    savefig = fig.savefig
 
-    def failing_savefig(path, **kwargs):
-        if kwargs.get("format") == "png":
-            Path(path).write_bytes(b"\x89PNG half written")
-            raise OSError("disk full")
-        savefig(path, **kwargs)
+    def failing_print_png(canvas, path, **kwargs):
+        Path(path).write_bytes(b"\x89PNG half written")
+        raise OSError("disk full")
 
-    monkeypatch.setattr(fig, "savefig", failing_savefig)
+    monkeypatch.setattr(FigureCanvasAgg, "print_png", failing_print_png)
     with pytest.raises(OSError, match="disk full"):
         save_figure(fig, tmp_path, "fig", "New caption.")
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old

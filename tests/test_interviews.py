@@ -446,10 +446,22 @@ def test_disclosure_hides_a_cell_that_subtraction_would_give_back():
     table = pd.DataFrame({"alone": [3, 0, 7, 9], "pair_of_ones": [1, 1, 6, 0], "large": [6, 7, 0, 0],
                           "two_small": [2, 3, 0, 0]})
     status = themes.disclosure(table)
-    assert status["alone"].tolist() == ["small", "zero", "complementary", "count"]
-    assert status["pair_of_ones"].tolist() == ["small", "small", "complementary", "zero"]  # 1 + 1 = 2 pins both
-    assert status["large"].tolist() == ["count", "count", "zero", "zero"]
+    # column totals (8 = 1 + 1 + 6) and row totals (13 = 7 + 6) are both known to the reader
+    assert status["alone"].tolist() == ["small", "complementary", "complementary", "count"]
+    assert status["pair_of_ones"].tolist() == ["small", "small", "complementary", "complementary"]
+    assert status["large"].tolist() == ["complementary", "count", "zero", "zero"]
     assert status["two_small"].tolist() == ["small", "small", "zero", "zero"]  # 5 = 1+4 = 2+3 = ...
+    assert themes._audit([table.to_numpy()], [status.to_numpy()], 5) == []
+
+
+def test_disclosure_protects_against_the_published_people_of_each_type():
+    """Notebook 03 prints each type's interviewees (worth by type): 6 narrators less 5 state ones is 1."""
+    table = pd.DataFrame({"independent": [1, 3], "state": [5, 9]}, index=["narrators", "critics"])
+    status = themes.disclosure(table)  # the independent column (4) is too small to be published
+    assert status["independent"].tolist() == ["small", "small"]
+    assert status["state"].tolist() == ["complementary", "complementary"]
+    assert themes._audit([table.to_numpy()], [np.where(table < 5, "small", "count").astype(object)], 5) == [
+        (0, 0, 0), (0, 1, 0)]
 
 
 @pytest.mark.parametrize("cells", [
@@ -475,6 +487,10 @@ def test_figure_9_never_prints_or_gives_back_a_small_count(cells, tmp_path):
     assert printed.count("<5") == sum(int((s == "small").to_numpy().sum()) for s in statuses) > 0
     for ax in fig.axes[:2]:  # hatched: exactly the cells marked <5 or [c]
         assert hatched_cells(ax) == {t.get_position() for t in ax.texts if t.get_text() in {"<5", "[c]"}}
+    table = themes.actor_types_table(counts)  # what notebook 03 shows: the figure's numbers
+    assert list(table.columns.get_level_values(0).unique()) == ["sector", "role"]
+    for ax, panel in zip(fig.axes[:2], ("sector", "role"), strict=True):
+        assert [str(value) for value in table[panel].to_numpy().ravel()] == [t.get_text() for t in ax.texts]
     caption = themes.actor_types_caption(counts)
     assert f"{total} interviewees" in caption
     assert all(int(n) >= 5 for n in re.findall(r"\((\d+)\)", caption))

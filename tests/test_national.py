@@ -127,6 +127,17 @@ def test_extra_column_is_an_error(tmp_path):
     assert error.value.column == "notes"
 
 
+@pytest.mark.parametrize(("rows", "row"), [
+    ("2016,,,87,,,,,S\n2017,,,88,,,,,S, survey\n", 3),  # one row too long: pandas fails
+    ("2016,,,87,,,,,S,x\n2017,,,88,,,,,S, survey\n", 2),  # every row: pandas would only warn
+], ids=["one_row", "every_row"])
+def test_row_longer_than_the_header_is_named(tmp_path, rows, row):
+    path = write_csv(tmp_path, f"{HEADER}\n{rows}")
+    with pytest.raises(IsspError, match="more values than the header") as error:
+        read_isc_census(path)
+    assert error.value.row == row and error.value.file == str(path)
+
+
 @pytest.mark.parametrize(("row", "column", "match"), [
     ("2017,,,88%,,,,,S", "pct_in_partnership", "'88%'"),
     ("2017,,,120,,,,,S", "pct_in_partnership", "'120'"),

@@ -315,6 +315,10 @@ def test_segments_csv_reads_into_the_same_tables(tmp_path):
     ("interview,participant,code,coder,start,end,text\nINT-01,P-1,gift,a,one,2,x\n", 2, "start", "whole numbers"),
     ("interview,participant,code,coder,start,end,text\nINT-01,P-1,gift,a,5,,x\n", 2, "end", "whole numbers"),
     ("interview,participant,code,coder,start,end,text\nINT-01,P-1,gift,a,5,2,x\n", 2, "end", "start <= end"),
+    ('interview,participant,code,coder,start,end,text\nINT-01,P-1,gift,a,1,2,"x, quoted"\n'
+     "INT-01,P-1,gift,a,1,2,x, unquoted\n", 3, None, "one value per column"),
+    ("interview,participant,code,coder,start,end,text\nINT-01,P-1,gift,a,1,2,x, y\n", 2, None,
+     "one value per column"),
 ])
 def test_segments_csv_mistakes_name_row_and_column(tmp_path, content, row, column, rule):
     path = write_csv(tmp_path / "s.csv", content)

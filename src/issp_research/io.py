@@ -115,6 +115,28 @@ def _records(text: str, path: Path) -> tuple[list[str], list[int], list[list[str
     return header or [], lines, records
 
 
+def first_long_row(path: str | Path, encoding: str = "utf-8-sig") -> int | None:
+    """The line of the first row with more values than the header, or None.
+
+    For readers that parse with pandas: its warning about such a row does not say which row it is.
+    Lines count as in :func:`read_raw_table` (the header is line 1; a row's first line).
+    """
+    try:
+        with open(path, encoding=encoding, newline="") as handle:
+            reader = csv.reader(handle)
+            header, line = None, 1
+            for record in reader:
+                if record and any(cell.strip() for cell in record):
+                    if header is None:
+                        header = record
+                    elif len(record) > len(header):
+                        return line
+                line = reader.line_num + 1
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None  # the caller's own error says what is wrong; this only adds the row
+    return None
+
+
 def _check_record(record: list[str], header: list[str], line: int, path: Path) -> None:
     if len(record) != len(header):
         raise IsspError(f"{len(record)} values for {len(header)} columns", file=path, row=line,

@@ -56,6 +56,7 @@ import pandas as pd
 
 from issp_research import __version__, atomic
 from issp_research.errors import IsspError
+from issp_research.io import first_long_row
 
 PROJECT_NAMESPACE = "urn:QDA-XML:project:1.0"
 CODEBOOK_NAMESPACE = "urn:QDA-XML:codebook:1.0"
@@ -584,15 +585,16 @@ def read_segments_csv(path: str | os.PathLike[str], codebook: pd.DataFrame | Non
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
             raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", index_col=False)
-    except pd.errors.ParserWarning:
-        raise IsspError("a row has more values than the header has columns", file=path,
-                        rule="one value per column in every row",
-                        fix="quote text that contains a comma (save the sheet as CSV UTF-8), or remove the "
-                            "extra values") from None
     except UnicodeDecodeError as exc:
         raise IsspError(f"not UTF-8 text (bad byte at offset {exc.start})", file=path, rule="the CSV is UTF-8",
                         fix="save it as 'CSV UTF-8' from the spreadsheet") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except (pd.errors.ParserWarning, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        long_row = first_long_row(path)  # pandas warns (every row too long) or fails (some), naming no row
+        if isinstance(exc, pd.errors.ParserWarning) or long_row is not None:
+            raise IsspError("a row has more values than the header has columns", file=path, row=long_row,
+                            rule="one value per column in every row",
+                            fix="quote text that contains a comma (save the sheet as CSV UTF-8), or remove the "
+                                "extra values") from None
         raise IsspError(f"not a readable CSV: {exc}", file=path, rule="one header row, then one row per segment",
                         fix="save the sheet as CSV UTF-8 with the columns "
                             + ", ".join(SEGMENTS_CSV_COLUMNS)) from None

@@ -20,6 +20,7 @@ from matplotlib.ticker import StrMethodFormatter
 
 from issp_research.errors import IsspError
 from issp_research.figures.style import SECTOR_COLOURS, TEXT_WIDTH_IN
+from issp_research.io import first_long_row
 
 COLUMNS = ["census_year", "isc_schools", "isc_schools_in_partnership", "pct_in_partnership",
            "partnerships", "state_pupils_involved", "state_schools_per_isc_school",
@@ -43,11 +44,13 @@ def read_isc_census(path: str | os.PathLike[str]) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
             raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], index_col=False)
-    except pd.errors.ParserWarning:
-        raise IsspError("a row has more values than the header has columns", file=path,
-                        rule="every row has one value per column",
-                        fix="quote cells that contain a comma, or remove the extra values") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+    except (pd.errors.ParserWarning, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        long_row = None if isinstance(error, UnicodeDecodeError) else first_long_row(path)
+        if isinstance(error, pd.errors.ParserWarning) or long_row is not None:
+            # pandas warns (every row too long) or fails (some rows), naming no row
+            raise IsspError("a row has more values than the header has columns", file=path, row=long_row,
+                            rule="every row has one value per column",
+                            fix="quote cells that contain a comma, or remove the extra values") from None
         raise IsspError(f"not a readable CSV table ({error})", file=path,
                         fix="save the table as UTF-8 CSV with a header row") from None
     for column in COLUMNS:

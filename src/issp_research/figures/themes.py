@@ -323,12 +323,13 @@ def disclosure(counts: pd.DataFrame | Sequence[pd.DataFrame], k: int = 5) -> pd.
     ``counts`` is one types x groups table, or several (the panels of figure 9) with the same rows.
     The rows partition each column (every interviewee has one type), so a reader who knows a
     column's total (a group size: the method chapter, figure 7) knows the sum of its hidden cells;
-    and the panels share each row's total (how many interviewees are of a type). The audit narrows
-    the bounds of every hidden cell with these sums until nothing changes (a small cell holds 1..k-1,
-    a complementary one anything, a row total is unknown; group sizes below k are never printed,
-    so they count as unknown). While that pins down a small cell's value, one more cell of its
-    column or row (or, when those are all hidden, of any panel) is hidden and marked
-    complementary: the one that leaves the fewest small cells pinned, non-zero and smaller first.
+    and the panels share each row's total (how many interviewees are of a type), which a reader may
+    know too: notebook 03 prints the interviewees of each type beside their survey worth. The audit
+    narrows the bounds of every hidden cell with these sums until nothing changes (a small cell
+    holds 1..k-1, a complementary one anything; totals below k are never printed, so they count as
+    unknown). While that pins down a small cell's value, one more cell of its column or row (or,
+    when those are all hidden, of any panel) is hidden and marked complementary: the one that
+    leaves the fewest small cells pinned, non-zero and smaller first.
     """
     tables = [counts] if isinstance(counts, pd.DataFrame) else list(counts)
     values = [table.to_numpy().astype("int64") for table in tables]
@@ -372,7 +373,9 @@ def _audit(values: list[np.ndarray], status: list[np.ndarray], k: int) -> list[t
     high = [np.where(st == "small", float(k - 1), np.where(st == "complementary", np.inf, v.astype(float)))
             for v, st in zip(values, status, strict=True)]
     n_rows = values[0].shape[0]
-    row_low, row_high = np.zeros(n_rows), np.full(n_rows, np.inf)
+    row_total = values[0].sum(axis=1).astype(float)  # the panels share them
+    row_low = np.where(row_total >= k, row_total, 0.0)
+    row_high = np.where(row_total >= k, row_total, np.inf)
 
     def narrow(cells_low: np.ndarray, cells_high: np.ndarray, total_low: float, total_high: float) -> bool:
         """A cell lies between the total less the others' upper bounds and the total less their lower bounds."""
@@ -426,6 +429,22 @@ def _panels(counts: pd.DataFrame, panels: Sequence[str | Sequence[str]]) -> list
                                    observed=False, fill_value=0)
         out.append((columns, table.reindex(index=types, fill_value=0).astype("int64")))
     return out
+
+
+def actor_types_table(counts: pd.DataFrame, panels: Sequence[str | Sequence[str]] = ("sector", "role"),
+                      k: int = 5) -> pd.DataFrame:
+    """Figure 9 as a table: the numbers it prints, "<k" and "[c]" where it hides them.
+
+    One column per group, under its panel's name; the same :func:`disclosure` as the figure, so a
+    notebook showing both discloses nothing the figure does not.
+    """
+    tables = _panels(counts, panels)
+    shown = {}
+    for (columns, table), status in zip(tables, disclosure([table for _, table in tables], k), strict=True):
+        cells = np.where(status == "small", f"<{k}", np.where(status == "complementary", DERIVED_MARKER,
+                                                              table.to_numpy().astype(object)))
+        shown[" x ".join(columns)] = pd.DataFrame(cells, index=table.index, columns=table.columns)
+    return pd.concat(shown, axis=1)
 
 
 def plot_actor_types(counts: pd.DataFrame, panels: Sequence[str | Sequence[str]] = ("sector", "role"),
@@ -534,7 +553,8 @@ def actor_types_caption(counts: pd.DataFrame, panels: Sequence[str | Sequence[st
         text += f"{untyped} interviewees with no enactment code are not counted. "
     if leaders:
         text += "Most common shown type: " + "; ".join(leaders) + ". "
-    text += (f"Counts from 1 to {k - 1} are hatched grey and marked <{k}, to protect participants; where a column "
-             f"had a single such cell, its next smallest cell is hidden too and marked {DERIVED_MARKER}, so the "
-             f"cell cannot be recovered by subtraction. Group sizes are not shown for the same reason.")
+    text += (f"Counts from 1 to {k - 1} are hatched grey and marked <{k}, to protect participants; where such a "
+             f"count could be worked out by subtraction, from a group's size or from the number of interviewees "
+             f"of a type, a further cell is hidden too and marked {DERIVED_MARKER}. Group sizes are not shown, "
+             f"for the same reason.")
     return text
