@@ -15,7 +15,7 @@ import pandas as pd
 import patsy
 import pytest
 import statsmodels.formula.api as smf
-from scipy import stats
+from scipy import special, stats
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.tools import numdiff
 
@@ -468,6 +468,71 @@ def test_item_model_score_is_the_derivative_of_the_likelihood(demo_tables, recod
     assert np.array_equal(model.hessian(params), model.hessian(params).T)
 
 
+def _ordinal_sample(seed: int, slopes_by_threshold: list[list[float]], n: int = 3000):
+    """Ratings 0..4 from cumulative logits P(y <= m) = F(a_m - x b_m): proportional odds when every b_m is equal."""
+    rng = np.random.default_rng(seed)
+    x = np.column_stack([rng.normal(size=n), rng.integers(0, 2, n)]).astype(float)
+    cuts = np.array([-1.5, -0.5, 0.4, 1.3])
+    below = special.expit(cuts[None, :] - x @ np.array(slopes_by_threshold).T)  # n x thresholds
+    rating = (rng.random(n)[:, None] > below).sum(axis=1)
+    outcome = pd.Series(pd.Categorical(rating, categories=range(5), ordered=True))
+    return models._OrderedLogit(outcome, pd.DataFrame(x, columns=["x", "group"]), distr="logit")
+
+
+def test_proportional_odds_test_is_the_score_of_the_generalised_model():
+    model = _ordinal_sample(3, [[0.8, -0.5]] * 4)
+    params = model.fit(method="newton", disp=False).params.to_numpy()
+    k, p = 4, 2
+
+    def generalised(theta):  # written out independently: slopes b_m per threshold, thresholds as the model's
+        b = theta[:k * p].reshape(k, p)
+        cuts = model.transform_threshold_params(theta[k * p:])  # -inf, a_0, ..., a_3, inf
+        below = np.column_stack([np.zeros(len(model.endog)), special.expit(cuts[1:-1][None, :] - model.exog @ b.T),
+                                 np.ones(len(model.endog))])
+        rows = np.arange(len(model.endog))
+        return np.log(below[rows, model.endog + 1] - below[rows, model.endog]).sum()
+
+    theta = np.concatenate([np.tile(params[:p], k), params[p:]])
+    score, hessian = model._second_derivatives(params, slopes_by_threshold=True)
+    np.testing.assert_allclose(score, numdiff.approx_fprime(theta, generalised, centered=True), atol=1e-5)
+    np.testing.assert_allclose(hessian, numdiff.approx_hess(theta, generalised), rtol=1e-4,
+                               atol=1e-4 * np.abs(hessian).max())
+    assert np.abs(score[:k * p].reshape(k, p).sum(axis=0)).max() < 1e-6  # the fitted slopes: a zero score
+
+
+def test_proportional_odds_test_keeps_true_and_rejects_false_proportional_odds():
+    holds = _ordinal_sample(5, [[0.8, -0.5]] * 4)
+    chi2, df = holds.proportional_odds_test(holds.fit(method="newton", disp=False).params)
+    assert df == 6 and stats.chi2.sf(chi2, df) > 0.05
+    fails = _ordinal_sample(5, [[1.2, -0.5], [0.8, -0.5], [0.4, -0.5], [0.0, -0.5]])  # x matters less higher up
+    chi2, df = fails.proportional_odds_test(fails.fit(method="newton", disp=False).params)
+    assert stats.chi2.sf(chi2, df) < 1e-6
+
+
+def test_proportional_odds_test_drops_a_slope_the_data_cannot_estimate():
+    model = _ordinal_sample(5, [[0.8, -0.5]] * 4)
+    rating = model.endog.copy()
+    # nobody in the group gives either rating beside the top threshold (3 or 4), so no one in it tells
+    # where that threshold lies for them: the larger model's group slope there has no information
+    rating[(model.exog[:, 1] == 1) & (rating >= 3)] = 2
+    sparse = models._OrderedLogit(pd.Series(pd.Categorical(rating, categories=range(5), ordered=True)),
+                                  pd.DataFrame(model.exog, columns=["x", "group"]), distr="logit")
+    params = fit_quietly(sparse.fit, method="newton", disp=False).params
+    chi2, df = sparse.proportional_odds_test(params)
+    assert df == 5 and np.isfinite(chi2)  # the group's slope at the top threshold is left out
+
+
+def test_item_models_report_the_proportional_odds_test(demo_items):
+    per_item = demo_items.groupby("item", sort=False)[["po_chi2", "po_df", "po_p"]].agg(["min", "max"])
+    for column in ("po_chi2", "po_df", "po_p"):  # one test per item, repeated on its rows
+        assert (per_item[(column, "min")] == per_item[(column, "max")]).all()
+    # seven slopes and up to four thresholds: at most 7 x 3 degrees of freedom, fewer where a sparse
+    # sector x role cell leaves a slope of the larger model unestimable
+    assert per_item[("po_df", "min")].between(7, 21).all() and (per_item[("po_df", "min")] == 21).any()
+    assert per_item[("po_p", "min")].between(0, 1).all()
+    assert 0.5 < (per_item[("po_p", "min")] > 0.05).mean()  # the simulator's items have proportional odds
+
+
 def test_item_with_a_single_rating_is_refused(demo_tables):
     answers = worth.item_responses(demo_tables).assign(B01=3.0)
     with pytest.raises(IsspError, match="every answer to item B01 is 3"):
@@ -488,6 +553,9 @@ def test_item_model_table(demo_items):
     b01 = demo_items[(demo_items["item"] == "B01") & (demo_items["term"] == "sector[T.state]")].iloc[0]
     assert table.loc[0, "sector[T.state]"] == (
         f"{np.exp(b01['estimate']):.2f} [{np.exp(b01['ci_low']):.2f}, {np.exp(b01['ci_high']):.2f}]")
+    p_value = b01["po_p"]
+    assert table.loc[0, "proportional odds: chi2 (df), p"] == (
+        f"{b01['po_chi2']:.1f} ({int(b01['po_df'])}), {'< 0.001' if p_value < 0.001 else f'{p_value:.3f}'}")
 
 
 # --- reciprocity ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ result instead of leaking as warnings into notebook output.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,7 @@ WORTH_TERMS = ("sector * role", "phase", "model", "years_in_role")
 #: The item models' terms (STUDY.md: "per item by sector and role").
 ITEM_TERMS = ("sector * role",)
 FIXED_COLUMNS = ["term", "estimate", "std_error", "ci_low", "ci_high", "p"]
-ITEM_COLUMNS = ["item", *FIXED_COLUMNS, "n", "converged"]
+ITEM_COLUMNS = ["item", *FIXED_COLUMNS, "n", "converged", "po_chi2", "po_df", "po_p"]
 #: A random-intercept SD below this fraction of the residual SD counts as zero (lme4's isSingular).
 SINGULAR_TOLERANCE = 1e-4
 _NOT_VARIABLES = {"C", "Treatment", "Sum", "np", "log", "exp", "sqrt", "center", "standardize", "I"}
@@ -477,8 +478,17 @@ class _OrderedLogit(OrderedModel):
                         - np.bincount(self.endog, low, minlength=len(d_thresholds)))
         return np.concatenate((-(self.exog.T @ (upp - low)), by_threshold @ d_thresholds))
 
-    def hessian(self, params):
-        """The analytic Hessian: the derivative of each score term, bound by bound.
+    @functools.cached_property
+    def _patterns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The distinct (design row, rating) pairs in order of first appearance, and how many have each."""
+        codes, _ = pd.factorize(pd.MultiIndex.from_arrays([*np.asarray(self.exog).T, self.endog]))
+        counts = np.bincount(codes)
+        first = np.empty(len(counts), dtype=np.intp)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]
+        return np.asarray(self.exog)[first], np.asarray(self.endog)[first], counts
+
+    def _second_derivatives(self, params, slopes_by_threshold: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The score and the Hessian of the log-likelihood, analytically.
 
         With F the logistic cdf, f = F(1 - F) its density and f' = f(1 - 2F), a respondent's
         log-likelihood log(F(upp) - F(low)) has second derivative
@@ -486,30 +496,74 @@ class _OrderedLogit(OrderedModel):
         J being a bound's gradient by the parameters (-x for the slopes, the threshold's row of
         ``d_thresholds`` for the threshold parameters), d2 its second derivative (exp(increment j) on
         the diagonal for the increments a threshold sums, zero elsewhere) and s the respondent's score.
+        Respondents with the same rating and design row contribute the same terms, so each such
+        pattern is computed once and counted (40 patterns for 50,000 respondents with sector x role).
+        ``slopes_by_threshold`` gives them for the model with its own slopes at every threshold (the
+        generalised ordered logit), at the point where those slopes are all ``params``' slopes: each
+        bound's -x goes in its threshold's block of slopes.
         """
         params = np.asarray(params)
-        low, upp = self._bounds(params)
+        exog, endog, counts = self._patterns
+        thresholds = self.transform_threshold_params(params)
+        linear = self._linpred(params, exog=exog, offset=0)
+        low, upp = thresholds[endog] - linear, thresholds[endog + 1] - linear  # as self._bounds
         cdf_low, cdf_upp = self.cdf(low), self.cdf(upp)
         prob = (cdf_upp - cdf_low) + 1e-20
-        k = self.k_levels - 1
+        k, p, n = self.k_levels - 1, exog.shape[1], len(endog)
         slopes = np.concatenate(([1.0], np.exp(params[-k:][1:])))
         d_thresholds = np.zeros((k + 2, k))
         d_thresholds[1:-1] = np.tril(np.ones((k, k))) * slopes
-        jacobian_low = np.column_stack((-self.exog, d_thresholds[self.endog]))
-        jacobian_upp = np.column_stack((-self.exog, d_thresholds[self.endog + 1]))
+
+        def jacobian(rows: np.ndarray) -> np.ndarray:
+            if not slopes_by_threshold:
+                return np.column_stack((-exog, d_thresholds[rows]))
+            by_block = np.zeros((n, k * p))
+            block = np.clip(rows - 1, 0, k - 1)  # an infinite bound has zero density: any block will do
+            by_block[np.arange(n)[:, None], block[:, None] * p + np.arange(p)] = -exog
+            return np.column_stack((by_block, d_thresholds[rows]))
+
+        jacobian_low, jacobian_upp = jacobian(endog), jacobian(endog + 1)
         density_low, density_upp = cdf_low * (1 - cdf_low), cdf_upp * (1 - cdf_upp)
-        curve_low = density_low * (1 - 2 * cdf_low) / prob
-        curve_upp = density_upp * (1 - 2 * cdf_upp) / prob
+        curve_low = counts * density_low * (1 - 2 * cdf_low) / prob
+        curve_upp = counts * density_upp * (1 - 2 * cdf_upp) / prob
         scores = (density_upp / prob)[:, None] * jacobian_upp - (density_low / prob)[:, None] * jacobian_low
         hessian = ((jacobian_upp * curve_upp[:, None]).T @ jacobian_upp
-                   - (jacobian_low * curve_low[:, None]).T @ jacobian_low - scores.T @ scores)
+                   - (jacobian_low * curve_low[:, None]).T @ jacobian_low - (scores * counts[:, None]).T @ scores)
         second = d_thresholds.copy()
         second[:, 0] = 0  # the first threshold is its parameter itself: no curvature
-        by_threshold = (np.bincount(self.endog + 1, density_upp / prob, minlength=k + 2)
-                        - np.bincount(self.endog, density_low / prob, minlength=k + 2))
+        by_threshold = (np.bincount(endog + 1, counts * density_upp / prob, minlength=k + 2)
+                        - np.bincount(endog, counts * density_low / prob, minlength=k + 2))
         hessian[-k:, -k:] += np.diag(by_threshold @ second)
-        return (hessian + hessian.T) / 2  # the products are symmetric up to rounding; make it exact
+        # the products are symmetric up to rounding; make it exact
+        return counts @ scores, (hessian + hessian.T) / 2
 
+    def hessian(self, params):
+        return self._second_derivatives(params)[1]
+
+    def proportional_odds_test(self, params) -> tuple[float, int]:
+        """Score test of proportional odds at the fitted ``params``: (chi-square, degrees of freedom).
+
+        The alternative is the same model with its own slopes at every threshold (the generalised
+        ordered logit); the test is the score test SAS reports for it (Peterson and Harrell 1990),
+        with slopes x (thresholds - 1) degrees of freedom. Nothing is refitted: the score and the
+        information of the larger model at the fitted one. It treats respondents as independent, as
+        the model-based standard errors do. Where a group has no one on one side of a threshold, the
+        larger model cannot estimate that group's slope there: its information is singular, and the
+        test uses what it can estimate (a generalised inverse), with one degree of freedom fewer for
+        each slope it cannot.
+        """
+        score, hessian = self._second_derivatives(params, slopes_by_threshold=True)
+        values, vectors = np.linalg.eigh(-hessian)
+        kept = values > _RELATIVE_RANK_TOLERANCE * values.max()
+        along = vectors[:, kept].T @ score
+        return float(along @ (along / values[kept])), int(kept.sum()) - len(score) + self.exog.shape[1] * (
+            self.k_levels - 2)
+
+
+#: Eigenvalues of an information matrix below this share of the largest count as zero (a parameter
+#: the data cannot estimate). Separation drives such a slope to infinity, and its information to zero
+#: far faster than this; genuine ones sit well above it.
+_RELATIVE_RANK_TOLERANCE = 1e-9
 
 #: Newton's method with the analytic Hessian reaches the optimum in about five steps. BFGS, the
 #: fallback, stops when the gradient of the mean log-likelihood is below 1e-5, which leaves the
@@ -563,7 +617,9 @@ def fit_item_models(responses: pd.DataFrame, terms: Sequence[str] | str = ITEM_T
                                 result.conf_int().loc[names])
         converged = (bool(result.mle_retvals["converged"]) and fixed["std_error"].notna().all()
                      and not any(_failed_to_converge(str(r.message)) for r in [*records, *more]))
-        rows.append(fixed.assign(item=item, n=len(used), converged=bool(converged)))
+        chi2, df = model.proportional_odds_test(result.params) if model.k_levels > 2 else (np.nan, 0)
+        rows.append(fixed.assign(item=item, n=len(used), converged=bool(converged), po_chi2=chi2 if df else np.nan,
+                                 po_df=df, po_p=stats.chi2.sf(chi2, df) if df else np.nan))
     return pd.concat(rows, ignore_index=True)[ITEM_COLUMNS]
 
 
@@ -657,7 +713,8 @@ def fit_table(*results_: ModelResult) -> pd.DataFrame:
 
 
 def item_model_table(item_models: pd.DataFrame) -> pd.DataFrame:
-    """The item models for reading: one row per item, odds ratios [95% CI] per term.
+    """The item models for reading: one row per item, odds ratios [95% CI] per term, and the score
+    test of proportional odds.
 
     An odds ratio above 1 means higher ratings of the item than independent-school senior leaders.
     """
@@ -671,6 +728,11 @@ def item_model_table(item_models: pd.DataFrame) -> pd.DataFrame:
     wide.insert(1, "wording", wide["item"].map(dd.ITEM_WORDING))
     converged = odds.groupby("item", sort=False)["converged"].all()
     wide["converged"] = wide["item"].map(converged)
+    if "po_p" in odds:
+        tests = odds.groupby("item", sort=False)[["po_chi2", "po_df", "po_p"]].first()
+        wide["proportional odds: chi2 (df), p"] = wide["item"].map(tests.apply(
+            lambda test: "" if pd.isna(test["po_p"]) else
+            f"{test['po_chi2']:.1f} ({int(test['po_df'])}), {_p_value(test['po_p'])}", axis=1))
     return wide
 
 
