@@ -547,10 +547,10 @@ class _OrderedLogit(OrderedModel):
         ordered logit); the test is the score test SAS reports for it (Peterson and Harrell 1990),
         with slopes x (thresholds - 1) degrees of freedom. Nothing is refitted: the score and the
         information of the larger model at the fitted one. It treats respondents as independent, as
-        the model-based standard errors do. Where a group has no one on one side of a threshold, the
-        larger model cannot estimate that group's slope there: its information is singular, and the
-        test uses what it can estimate (a generalised inverse), with one degree of freedom fewer for
-        each slope it cannot.
+        the model-based standard errors do. Where a group has nobody at the two ratings either side
+        of a threshold, nothing informs that group's slope there: the larger model's information is
+        singular, and the test uses what it can estimate (a generalised inverse), with one degree of
+        freedom fewer for each slope it cannot.
         """
         score, hessian = self._second_derivatives(params, slopes_by_threshold=True)
         values, vectors = np.linalg.eigh(-hessian)
@@ -560,9 +560,9 @@ class _OrderedLogit(OrderedModel):
             self.k_levels - 2)
 
 
-#: Eigenvalues of an information matrix below this share of the largest count as zero (a parameter
-#: the data cannot estimate). Separation drives such a slope to infinity, and its information to zero
-#: far faster than this; genuine ones sit well above it.
+#: Eigenvalues of an information matrix below this share of the largest count as zero: a slope no
+#: respondent informs has an eigenvalue of zero up to rounding (about 1e-16 of the largest), while
+#: one informed by a single respondent sits many orders of magnitude above this.
 _RELATIVE_RANK_TOLERANCE = 1e-9
 
 #: Newton's method with the analytic Hessian reaches the optimum in about five steps. BFGS, the
