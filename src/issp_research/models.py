@@ -461,11 +461,15 @@ class _OrderedLogit(OrderedModel):
         # cdf and pdf from one logistic each, as self.prob and self.pdf compute them (the same numbers)
         cdf_low, cdf_upp = self.cdf(low), self.cdf(upp)
         prob = (cdf_upp - cdf_low) + 1e-20  # as in loglikeobs, whose log this is
+        return cdf_low * (1 - cdf_low) / prob, cdf_upp * (1 - cdf_upp) / prob, self._d_thresholds(params)
+
+    def _d_thresholds(self, params) -> np.ndarray:
+        """Row m: the derivative of threshold m (of -inf, a_0, ..., a_k-1, inf) by the threshold parameters."""
         k = self.k_levels - 1
-        slopes = np.concatenate(([1.0], np.exp(params[-k:][1:])))
+        slopes = np.concatenate(([1.0], np.exp(np.asarray(params)[-k:][1:])))
         d_thresholds = np.zeros((k + 2, k))
         d_thresholds[1:-1] = np.tril(np.ones((k, k))) * slopes
-        return cdf_low * (1 - cdf_low) / prob, cdf_upp * (1 - cdf_upp) / prob, d_thresholds
+        return d_thresholds
 
     def score_obs(self, params):
         low, upp, d_thresholds = self._score_parts(params)
@@ -510,9 +514,7 @@ class _OrderedLogit(OrderedModel):
         cdf_low, cdf_upp = self.cdf(low), self.cdf(upp)
         prob = (cdf_upp - cdf_low) + 1e-20
         k, p, n = self.k_levels - 1, exog.shape[1], len(endog)
-        slopes = np.concatenate(([1.0], np.exp(params[-k:][1:])))
-        d_thresholds = np.zeros((k + 2, k))
-        d_thresholds[1:-1] = np.tril(np.ones((k, k))) * slopes
+        d_thresholds = self._d_thresholds(params)
 
         def jacobian(rows: np.ndarray) -> np.ndarray:
             if not slopes_by_threshold:
