@@ -20,11 +20,13 @@ benchmarks/results.json and the table between the bench markers of benchmarks/RE
 copies use the venv running this script. Notebooks are found as the Makefile finds them, so the
 bench follows renumbered, renamed or added notebooks.
 
-The machine is shared and noisy, so the headline numbers are ratios of medians taken in the same
-run, with the repetitions interleaved (import, floor, clean build, then again; then K = 1, 10, 100,
-then again), so that a change in load hits both sides of a ratio alike. Every child has a time
-limit and the whole run a budget (``--budget`` seconds): after the first round, a repetition is
-taken only if the budget still allows it (K=100's are the first dropped), so it always stops by itself.
+The machine is shared and noisy, so the headline numbers are ratios taken in the same run, with
+the repetitions interleaved (import, floor, clean build, then again; then K = 1, 10, 100, then
+again): each ratio is the median of the rounds' own ratios, so that a change in load between
+rounds hits both sides of a ratio alike. Each round's import is the median of three. Every child
+has a time limit and the whole run a budget (``--budget`` seconds): after the first round, a
+repetition is taken only if the budget still allows it (K=100's are the first dropped), so it
+always stops by itself.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ README = HERE / "README.md"
 BEGIN, END = "<!-- bench:begin (written by benchmarks/bench.py) -->", "<!-- bench:end -->"
 
 IMPORT_STACK = "import " + ", ".join(floor.STACK)
+#: Bare imports per repetition of import_seconds (cheap, and the noisiest of the measures).
+IMPORTS_PER_ROUND = 3
 SCALES = (1, 10, 100)
 #: The issue's targets: result key -> (limit, wording). touch_one_figure is checked apart (a set, not a number).
 LIMITS = {
@@ -223,8 +227,10 @@ class Bench:
     # --- one repetition of each measure --------------------------------------------------------
 
     def import_once(self) -> float:
-        return run([self.python, "-c", IMPORT_STACK], cwd=self.scratch, env=self.env,
-                   timeout=180).check("importing the stack").seconds
+        """The median of IMPORTS_PER_ROUND bare imports: one import takes 2 to 4 s and varies by a
+        third from one second to the next on this machine, more than the floor (18 s) does."""
+        return median([run([self.python, "-c", IMPORT_STACK], cwd=self.scratch, env=self.env,
+                           timeout=180).check("importing the stack").seconds for _ in range(IMPORTS_PER_ROUND)])
 
     def floor_once(self, copy: Path, scale: int | None = None) -> dict:
         """floor.py in `copy`, from no outputs (as after `make clean`); wall seconds, stages, peak MiB."""
@@ -352,9 +358,16 @@ class Bench:
         floors = samples.get("floor", [])
         r["import_seconds"] = median(samples.get("import", []))
         r["floor_seconds"] = median([f["seconds"] for f in floors])
-        r["floor_ratio"] = ratio(r["floor_seconds"], r["import_seconds"])
         r["clean_build_seconds"] = median(samples.get("clean_build", []))
-        r["clean_build_ratio"] = ratio(r["clean_build_seconds"], r["floor_seconds"])
+        # Each ratio is the median of the rounds' own ratios: a round measures both of its sides within
+        # a minute or two, so a change in the machine's load between rounds cancels out. A measure that
+        # failed or ran out of budget has no later rounds, so the lists agree up to the shorter one.
+        floor_seconds = [f["seconds"] for f in floors]
+        paired = {"floor_ratio": zip(floor_seconds, samples.get("import", []), strict=False),
+                  "clean_build_ratio": zip(samples.get("clean_build", []), floor_seconds, strict=False)}
+        r["ratio_runs"] = {name: [ratio(a, b) for a, b in pairs] for name, pairs in paired.items()}
+        r["floor_ratio"] = median(r["ratio_runs"]["floor_ratio"])
+        r["clean_build_ratio"] = median(r["ratio_runs"]["clean_build_ratio"])
         r["noop_seconds"] = median(samples.get("noop", []))
         r["runs"] = {"import": samples.get("import", []), "floor": [f["seconds"] for f in floors],
                      "clean_build": samples.get("clean_build", []), "noop": samples.get("noop", [])}

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from issp_research import clean, interviews, io, pseudonym, qda, simulate, worth
+from issp_research import clean, interviews, io, pseudonym, qda, simulate, tables, worth
 from issp_research import dictionary as dd
 from issp_research.errors import IsspError
 from issp_research.figures import save_figure, themes
@@ -445,22 +445,22 @@ def counts_table(cells: dict[tuple[str, str], dict[str, int]]) -> pd.DataFrame:
 def test_disclosure_hides_a_cell_that_subtraction_would_give_back():
     table = pd.DataFrame({"alone": [3, 0, 7, 9], "pair_of_ones": [1, 1, 6, 0], "large": [6, 7, 0, 0],
                           "two_small": [2, 3, 0, 0]})
-    status = themes.disclosure(table)
+    status = tables.disclosure(table)
     # column totals (8 = 1 + 1 + 6) and row totals (13 = 7 + 6) are both known to the reader
     assert status["alone"].tolist() == ["small", "complementary", "complementary", "count"]
     assert status["pair_of_ones"].tolist() == ["small", "small", "complementary", "complementary"]
     assert status["large"].tolist() == ["complementary", "count", "zero", "zero"]
     assert status["two_small"].tolist() == ["small", "small", "zero", "zero"]  # 5 = 1+4 = 2+3 = ...
-    assert themes._audit([table.to_numpy()], [status.to_numpy()], 5) == []
+    assert tables._audit([table.to_numpy()], [status.to_numpy()], 5) == []
 
 
 def test_disclosure_protects_against_the_published_people_of_each_type():
     """Notebook 03 prints each type's interviewees (worth by type): 6 narrators less 5 state ones is 1."""
     table = pd.DataFrame({"independent": [1, 3], "state": [5, 9]}, index=["narrators", "critics"])
-    status = themes.disclosure(table)  # the independent column (4) is too small to be published
+    status = tables.disclosure(table)  # the independent column (4) is too small to be published
     assert status["independent"].tolist() == ["small", "small"]
     assert status["state"].tolist() == ["complementary", "complementary"]
-    assert themes._audit([table.to_numpy()], [np.where(table < 5, "small", "count").astype(object)], 5) == [
+    assert tables._audit([table.to_numpy()], [np.where(table < 5, "small", "count").astype(object)], 5) == [
         (0, 0, 0), (0, 1, 0)]
 
 
@@ -477,17 +477,17 @@ def test_disclosure_protects_against_the_published_people_of_each_type():
 def test_figure_9_never_prints_or_gives_back_a_small_count(cells, tmp_path):
     counts = counts_table(cells)
     total = sum(sum(types.values()) for types in cells.values())
-    tables = [table for _, table in themes._panels(counts, ("sector", "role"))]
-    statuses = themes.disclosure(tables)
-    values = [table.to_numpy() for table in tables]
-    assert themes._audit(values, [status.to_numpy() for status in statuses], 5) == []
+    panels = [table for _, table in interviews.actor_types_panels(counts, ("sector", "role"))]
+    statuses = tables.disclosure(panels)
+    values = [table.to_numpy() for table in panels]
+    assert tables._audit(values, [status.to_numpy() for status in statuses], 5) == []
     fig = themes.plot_actor_types(counts)
     printed = [text.get_text() for ax in fig.axes[:2] for text in ax.texts]
     assert all(value in {"<5", "[c]", "0"} or int(value) >= 5 for value in printed), printed
     assert printed.count("<5") == sum(int((s == "small").to_numpy().sum()) for s in statuses) > 0
     for ax in fig.axes[:2]:  # hatched: exactly the cells marked <5 or [c]
         assert hatched_cells(ax) == {t.get_position() for t in ax.texts if t.get_text() in {"<5", "[c]"}}
-    table = themes.actor_types_table(counts)  # what notebook 03 shows: the figure's numbers
+    table = interviews.actor_types_table(counts)  # what notebook 03 shows: the figure's numbers
     assert list(table.columns.get_level_values(0).unique()) == ["sector", "role"]
     for ax, panel in zip(fig.axes[:2], ("sector", "role"), strict=True):
         assert [str(value) for value in table[panel].to_numpy().ravel()] == [t.get_text() for t in ax.texts]

@@ -49,7 +49,7 @@ import pandas as pd
 import yaml
 
 from . import dictionary as dd
-from . import io, paths, pseudonym, qda
+from . import io, paths, pseudonym, qda, tables
 from .errors import IsspError
 from .reliability import cohen_kappa, krippendorff_alpha
 
@@ -813,6 +813,51 @@ def actor_types_by(participant_types: pd.DataFrame, by: Sequence[str] = ("sector
     frame.attrs.update(unit="participant", untyped=int(len(participant_types) - len(typed)),
                        coder=participant_types.attrs.get("coder", ANALYSIS_CODER))
     return frame
+
+
+def actor_types_panels(counts: pd.DataFrame,
+                       panels: Sequence[str | Sequence[str]]) -> list[tuple[list[str], pd.DataFrame]]:
+    """One types x groups table per panel (figure 9's heatmaps): its grouping columns and the counts.
+
+    ``counts`` is :func:`actor_types_by`; each panel sums it over the other grouping columns.
+    """
+    _require_columns(counts, ["actor_type", "people"], "policy-actor type counts", "pass actor_types_by(types)")
+    types = (list(counts["actor_type"].cat.categories) if isinstance(counts["actor_type"].dtype, pd.CategoricalDtype)
+             else list(dict.fromkeys(counts["actor_type"])))
+    out = []
+    groupings = [{panel} if isinstance(panel, str) else set(panel) for panel in panels]
+    for i, one in enumerate(groupings):
+        for other in groupings[i + 1:]:
+            if one <= other or other <= one:
+                raise IsspError(f"panels {sorted(one)} and {sorted(other)} nest: one sums the other's cells",
+                                rule="figure 9 draws either the margins (sector, role) or the joint cells, not both, "
+                                     "so that a hidden cell cannot be worked out from another panel",
+                                fix="pass panels=('sector', 'role') or panels=[('sector', 'role')]")
+    for panel in panels:
+        columns = [panel] if isinstance(panel, str) else list(panel)
+        _require_columns(counts, columns, "policy-actor type counts", "count with actor_types_by(types, by=...) first")
+        table = counts.pivot_table(index="actor_type", columns=columns, values="people", aggfunc="sum",
+                                   observed=False, fill_value=0)
+        out.append((columns, table.reindex(index=types, fill_value=0).astype("int64")))
+    return out
+
+
+def actor_types_table(counts: pd.DataFrame, panels: Sequence[str | Sequence[str]] = ("sector", "role"),
+                      k: int = 5) -> pd.DataFrame:
+    """Figure 9 as a table: the numbers it prints, "<k" and "[c]" where it hides them.
+
+    One column per group, under its panel's name; the same :func:`issp_research.tables.disclosure`
+    as the figure, so a notebook showing both discloses nothing the figure does not. Kept here rather
+    than with the figure so that the interviews notebook needs no plotting library.
+    """
+    grouped = actor_types_panels(counts, panels)
+    shown = {}
+    for (columns, table), status in zip(grouped, tables.disclosure([table for _, table in grouped], k),
+                                        strict=True):
+        cells = np.where(status == "small", f"<{k}", np.where(status == "complementary", tables.DERIVED_MARKER,
+                                                              table.to_numpy().astype(object)))
+        shown[" x ".join(columns)] = pd.DataFrame(cells, index=table.index, columns=table.columns)
+    return pd.concat(shown, axis=1)
 
 
 def worth_by_actor_type(participant_types: pd.DataFrame, survey_worth: pd.DataFrame,

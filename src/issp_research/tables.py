@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from issp_research.atomic import atomic_path
@@ -114,6 +115,103 @@ def suppression_note(k: int = 5, *, marker: str | None = None,
     marker = f"<{k}" if marker is None else marker
     return (f"Counts of people below {k}, other than zero, are shown as {marker}, and values "
             f"computed from them as {derived_marker}, to protect participants.")
+
+
+# Complementary suppression: computed by hand because no library the project uses audits sums of
+# hidden cells (pandas and statsmodels have no disclosure control).
+
+def disclosure(counts: pd.DataFrame | Sequence[pd.DataFrame], k: int = 5) -> pd.DataFrame | list[pd.DataFrame]:
+    """What each cell may show: 'count', 'zero', 'small' (1..k-1, "<k") or 'complementary' ("[c]").
+
+    For counts of people whose rows partition every column: policy-actor types x groups (figure 9,
+    :func:`issp_research.interviews.actor_types_table`). ``counts`` is one such table, or several
+    (the panels of figure 9) with the same rows.
+    The rows partition each column (every interviewee has one type), so a reader who knows a
+    column's total (a group size: the method chapter, figure 7) knows the sum of its hidden cells;
+    and the panels share each row's total (how many interviewees are of a type), which a reader may
+    know too: notebook 03 prints the interviewees of each type beside their survey worth. The audit
+    narrows the bounds of every hidden cell with these sums until nothing changes (a small cell
+    holds 1..k-1, a complementary one anything; totals below k are never printed, so they count as
+    unknown). While that pins down a small cell's value, one more cell of its column or row (or,
+    when those are all hidden, of any panel) is hidden and marked complementary: the one that
+    leaves the fewest small cells pinned, non-zero and smaller first.
+    """
+    tables = [counts] if isinstance(counts, pd.DataFrame) else list(counts)
+    values = [table.to_numpy().astype("int64") for table in tables]
+    rows = {v.shape[0] for v in values}
+    if len(rows) != 1:
+        raise IsspError("the panels have different numbers of rows", rule="panels share the policy-actor types",
+                        fix="count every panel from the same actor_types_by() table")
+    status = [np.where(v == 0, "zero", np.where(v < k, "small", "count")).astype(object) for v in values]
+    while True:
+        pinned = _audit(values, status, k)
+        if not pinned:
+            break
+        panel, row, column = pinned[0]
+        candidates = [(panel, i, column) for i in range(values[panel].shape[0])]
+        candidates += [(q, row, j) for q in range(len(values)) for j in range(values[q].shape[1])]
+        candidates = [c for c in dict.fromkeys(candidates) if status[c[0]][c[1], c[2]] in ("count", "zero")]
+        if not candidates:  # its own lines are hidden already: the other panels' cells give it away
+            candidates = [(q, int(i), int(j)) for q, st in enumerate(status)
+                          for i, j in np.argwhere((st == "count") | (st == "zero"))]
+        if not candidates:
+            break
+
+        def after(candidate: tuple[int, int, int]) -> tuple:
+            q, i, j = candidate
+            trial = [st.copy() for st in status]
+            trial[q][i, j] = "complementary"
+            value = values[q][i, j]
+            return len(_audit(values, trial, k)), value == 0, value, candidate
+
+        q, i, j = min(candidates, key=after)
+        status[q][i, j] = "complementary"
+    frames = [pd.DataFrame(st, index=table.index, columns=table.columns) for st, table in zip(status, tables,
+                                                                                               strict=True)]
+    return frames[0] if isinstance(counts, pd.DataFrame) else frames
+
+
+def _audit(values: list[np.ndarray], status: list[np.ndarray], k: int) -> list[tuple[int, int, int]]:
+    """The small cells (panel, row, column) whose value the known sums pin down."""
+    low = [np.where(st == "small", 1.0, np.where(st == "complementary", 0.0, v.astype(float)))
+           for v, st in zip(values, status, strict=True)]
+    high = [np.where(st == "small", float(k - 1), np.where(st == "complementary", np.inf, v.astype(float)))
+            for v, st in zip(values, status, strict=True)]
+    n_rows = values[0].shape[0]
+    row_total = values[0].sum(axis=1).astype(float)  # the panels share them
+    row_low = np.where(row_total >= k, row_total, 0.0)
+    row_high = np.where(row_total >= k, row_total, np.inf)
+
+    def narrow(cells_low: np.ndarray, cells_high: np.ndarray, total_low: float, total_high: float) -> bool:
+        """A cell lies between the total less the others' upper bounds and the total less their lower bounds."""
+        finite = np.isfinite(cells_high)
+        unbounded = int((~finite).sum())
+        finite_sum = cells_high[finite].sum()
+        others_high = np.where(finite, np.inf if unbounded else finite_sum - cells_high,
+                               np.inf if unbounded > 1 else finite_sum)
+        others_low = cells_low.sum() - cells_low
+        new_low = np.maximum(cells_low, total_low - others_high)
+        new_high = np.minimum(cells_high, total_high - others_low)
+        changed = bool((new_low > cells_low).any() or (new_high < cells_high).any())
+        cells_low[:], cells_high[:] = new_low, new_high
+        return changed
+
+    changed = True
+    while changed:
+        changed = False
+        for v, lo, hi in zip(values, low, high, strict=True):
+            for j in range(v.shape[1]):
+                total = float(v[:, j].sum())
+                if total >= k:  # a group size that may be printed elsewhere
+                    changed |= narrow(lo[:, j], hi[:, j], total, total)
+            for i in range(n_rows):
+                new_low, new_high = max(row_low[i], lo[i, :].sum()), min(row_high[i], hi[i, :].sum())
+                if new_low > row_low[i] or new_high < row_high[i]:
+                    row_low[i], row_high[i] = new_low, new_high
+                    changed = True
+                changed |= narrow(lo[i, :], hi[i, :], row_low[i], row_high[i])
+    return [(q, int(i), int(j)) for q, st in enumerate(status)
+            for i, j in np.argwhere((st == "small") & (low[q] == high[q]))]
 
 
 def write_table(

@@ -26,10 +26,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, PathPatch
 from matplotlib.path import Path as MplPath
 
-from issp_research import qda
+from issp_research import interviews, qda
 from issp_research.errors import IsspError
 from issp_research.figures.style import TEXT_WIDTH_IN, label
-from issp_research.tables import DERIVED_MARKER
+from issp_research.tables import DERIVED_MARKER, disclosure
 
 KIND_TITLES = {"benefit": "Benefits", "cost": "Costs", "power": "Power relations",
                "enactment": "Policy enactment"}
@@ -317,136 +317,6 @@ def themes_caption(frequency: pd.DataFrame, cooccurrence: pd.DataFrame | None = 
 # Figure 9: policy-actor types by sector and role
 # --------------------------------------------------------------------------------------------
 
-def disclosure(counts: pd.DataFrame | Sequence[pd.DataFrame], k: int = 5) -> pd.DataFrame | list[pd.DataFrame]:
-    """What each cell may show: 'count', 'zero', 'small' (1..k-1, "<k") or 'complementary' ("[c]").
-
-    ``counts`` is one types x groups table, or several (the panels of figure 9) with the same rows.
-    The rows partition each column (every interviewee has one type), so a reader who knows a
-    column's total (a group size: the method chapter, figure 7) knows the sum of its hidden cells;
-    and the panels share each row's total (how many interviewees are of a type), which a reader may
-    know too: notebook 03 prints the interviewees of each type beside their survey worth. The audit
-    narrows the bounds of every hidden cell with these sums until nothing changes (a small cell
-    holds 1..k-1, a complementary one anything; totals below k are never printed, so they count as
-    unknown). While that pins down a small cell's value, one more cell of its column or row (or,
-    when those are all hidden, of any panel) is hidden and marked complementary: the one that
-    leaves the fewest small cells pinned, non-zero and smaller first.
-    """
-    tables = [counts] if isinstance(counts, pd.DataFrame) else list(counts)
-    values = [table.to_numpy().astype("int64") for table in tables]
-    rows = {v.shape[0] for v in values}
-    if len(rows) != 1:
-        raise IsspError("the panels have different numbers of rows", rule="panels share the policy-actor types",
-                        fix="count every panel from the same actor_types_by() table")
-    status = [np.where(v == 0, "zero", np.where(v < k, "small", "count")).astype(object) for v in values]
-    while True:
-        pinned = _audit(values, status, k)
-        if not pinned:
-            break
-        panel, row, column = pinned[0]
-        candidates = [(panel, i, column) for i in range(values[panel].shape[0])]
-        candidates += [(q, row, j) for q in range(len(values)) for j in range(values[q].shape[1])]
-        candidates = [c for c in dict.fromkeys(candidates) if status[c[0]][c[1], c[2]] in ("count", "zero")]
-        if not candidates:  # its own lines are hidden already: the other panels' cells give it away
-            candidates = [(q, int(i), int(j)) for q, st in enumerate(status)
-                          for i, j in np.argwhere((st == "count") | (st == "zero"))]
-        if not candidates:
-            break
-
-        def after(candidate: tuple[int, int, int]) -> tuple:
-            q, i, j = candidate
-            trial = [st.copy() for st in status]
-            trial[q][i, j] = "complementary"
-            value = values[q][i, j]
-            return len(_audit(values, trial, k)), value == 0, value, candidate
-
-        q, i, j = min(candidates, key=after)
-        status[q][i, j] = "complementary"
-    frames = [pd.DataFrame(st, index=table.index, columns=table.columns) for st, table in zip(status, tables,
-                                                                                               strict=True)]
-    return frames[0] if isinstance(counts, pd.DataFrame) else frames
-
-
-def _audit(values: list[np.ndarray], status: list[np.ndarray], k: int) -> list[tuple[int, int, int]]:
-    """The small cells (panel, row, column) whose value the known sums pin down."""
-    low = [np.where(st == "small", 1.0, np.where(st == "complementary", 0.0, v.astype(float)))
-           for v, st in zip(values, status, strict=True)]
-    high = [np.where(st == "small", float(k - 1), np.where(st == "complementary", np.inf, v.astype(float)))
-            for v, st in zip(values, status, strict=True)]
-    n_rows = values[0].shape[0]
-    row_total = values[0].sum(axis=1).astype(float)  # the panels share them
-    row_low = np.where(row_total >= k, row_total, 0.0)
-    row_high = np.where(row_total >= k, row_total, np.inf)
-
-    def narrow(cells_low: np.ndarray, cells_high: np.ndarray, total_low: float, total_high: float) -> bool:
-        """A cell lies between the total less the others' upper bounds and the total less their lower bounds."""
-        finite = np.isfinite(cells_high)
-        unbounded = int((~finite).sum())
-        finite_sum = cells_high[finite].sum()
-        others_high = np.where(finite, np.inf if unbounded else finite_sum - cells_high,
-                               np.inf if unbounded > 1 else finite_sum)
-        others_low = cells_low.sum() - cells_low
-        new_low = np.maximum(cells_low, total_low - others_high)
-        new_high = np.minimum(cells_high, total_high - others_low)
-        changed = bool((new_low > cells_low).any() or (new_high < cells_high).any())
-        cells_low[:], cells_high[:] = new_low, new_high
-        return changed
-
-    changed = True
-    while changed:
-        changed = False
-        for v, lo, hi in zip(values, low, high, strict=True):
-            for j in range(v.shape[1]):
-                total = float(v[:, j].sum())
-                if total >= k:  # a group size that may be printed elsewhere
-                    changed |= narrow(lo[:, j], hi[:, j], total, total)
-            for i in range(n_rows):
-                new_low, new_high = max(row_low[i], lo[i, :].sum()), min(row_high[i], hi[i, :].sum())
-                if new_low > row_low[i] or new_high < row_high[i]:
-                    row_low[i], row_high[i] = new_low, new_high
-                    changed = True
-                changed |= narrow(lo[i, :], hi[i, :], row_low[i], row_high[i])
-    return [(q, int(i), int(j)) for q, st in enumerate(status)
-            for i, j in np.argwhere((st == "small") & (low[q] == high[q]))]
-
-
-def _panels(counts: pd.DataFrame, panels: Sequence[str | Sequence[str]]) -> list[tuple[list[str], pd.DataFrame]]:
-    _require(counts, ["actor_type", "people"], "policy-actor type counts", "pass interviews.actor_types_by(types)")
-    types = (list(counts["actor_type"].cat.categories) if isinstance(counts["actor_type"].dtype, pd.CategoricalDtype)
-             else list(dict.fromkeys(counts["actor_type"])))
-    out = []
-    groupings = [{panel} if isinstance(panel, str) else set(panel) for panel in panels]
-    for i, one in enumerate(groupings):
-        for other in groupings[i + 1:]:
-            if one <= other or other <= one:
-                raise IsspError(f"panels {sorted(one)} and {sorted(other)} nest: one sums the other's cells",
-                                rule="figure 9 draws either the margins (sector, role) or the joint cells, not both, "
-                                     "so that a hidden cell cannot be worked out from another panel",
-                                fix="pass panels=('sector', 'role') or panels=[('sector', 'role')]")
-    for panel in panels:
-        columns = [panel] if isinstance(panel, str) else list(panel)
-        _require(counts, columns, "policy-actor type counts", "count with actor_types_by(types, by=...) first")
-        table = counts.pivot_table(index="actor_type", columns=columns, values="people", aggfunc="sum",
-                                   observed=False, fill_value=0)
-        out.append((columns, table.reindex(index=types, fill_value=0).astype("int64")))
-    return out
-
-
-def actor_types_table(counts: pd.DataFrame, panels: Sequence[str | Sequence[str]] = ("sector", "role"),
-                      k: int = 5) -> pd.DataFrame:
-    """Figure 9 as a table: the numbers it prints, "<k" and "[c]" where it hides them.
-
-    One column per group, under its panel's name; the same :func:`disclosure` as the figure, so a
-    notebook showing both discloses nothing the figure does not.
-    """
-    tables = _panels(counts, panels)
-    shown = {}
-    for (columns, table), status in zip(tables, disclosure([table for _, table in tables], k), strict=True):
-        cells = np.where(status == "small", f"<{k}", np.where(status == "complementary", DERIVED_MARKER,
-                                                              table.to_numpy().astype(object)))
-        shown[" x ".join(columns)] = pd.DataFrame(cells, index=table.index, columns=table.columns)
-    return pd.concat(shown, axis=1)
-
-
 def plot_actor_types(counts: pd.DataFrame, panels: Sequence[str | Sequence[str]] = ("sector", "role"),
                      k: int = 5) -> Figure:
     """Figure 9: policy-actor types of the interviewees, one heatmap per grouping (default sector, role).
@@ -456,7 +326,7 @@ def plot_actor_types(counts: pd.DataFrame, panels: Sequence[str | Sequence[str]]
     Cells print the number of people and are coloured by the share of the column's interviewees;
     small cells follow the module's rules. Column sizes are not printed.
     """
-    tables = _panels(counts, panels)
+    tables = interviews.actor_types_panels(counts, panels)
     widths = [max(1.6, 0.55 * table.shape[1]) for _, table in tables]
     column_in = [(TEXT_WIDTH_IN - 1.1) * w / sum(widths) / table.shape[1] for w, (_, table) in zip(widths, tables,
                                                                                                 strict=True)]
@@ -532,7 +402,7 @@ def _people(columns: Sequence[str], values: Sequence[object]) -> str:
 def actor_types_caption(counts: pd.DataFrame, panels: Sequence[str | Sequence[str]] = ("sector", "role"),
                         k: int = 5) -> str:
     """Figure 9's caption: who is counted, how the type is decided, what the markers mean."""
-    tables = _panels(counts, panels)
+    tables = interviews.actor_types_panels(counts, panels)
     total = int(tables[0][1].to_numpy().sum())
     untyped = counts.attrs.get("untyped", 0)
     groupings = "; ".join(f"({'abcdefgh'[i]}) by {' and '.join(label(c).lower() for c in columns)}"
