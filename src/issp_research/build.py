@@ -402,7 +402,7 @@ def _record_outputs(this: Job, written: list[Path], inputs: dict[str, str]) -> N
 
 
 def _kernel_manager():
-    """A kernel manager that starts kernels without spurious warnings and stops them cleanly.
+    """A kernel manager that starts and stops kernels without spurious warnings.
 
     Kernels talk to the build over encrypted sockets (CurveZMQ), which the kernelspec supports:
     over plain TCP ipykernel warns on every start.
@@ -416,21 +416,37 @@ def _kernel_manager():
             return "auto"
 
         async def _async_interrupt_kernel(self) -> None:
-            # jupyter_client interrupts (SIGINT) before its graceful shutdown request; an idle kernel
-            # then logs "KeyboardInterrupt caught in kernel" as an error. The request alone suffices.
+            # jupyter_client interrupts (SIGINT) a kernel before it stops it, even to kill it; an idle
+            # kernel then logs "KeyboardInterrupt caught in kernel" as an error. Stopping it suffices.
             if not self.shutting_down:
                 await super()._async_interrupt_kernel()
 
     return EncryptedKernelManager
 
 
+#: Modules papermill imports but never uses here, each under try/except ImportError, so blocked while
+#: it is imported: nbformat's jsonschema imports rfc3987_syntax, which builds a Lark grammar (2 s of
+#: papermill's 2.8 s; jsonschema#1428) for the "iri" format, which the notebook schema does not use;
+#: papermill.iorw imports pyarrow.fs (and numpy with it, 0.2 s) for hdfs:// paths.
+_UNUSED_BY_PAPERMILL = ("rfc3987_syntax", "pyarrow.fs")
+
+
+def _import_papermill():
+    blocked = [name for name in _UNUSED_BY_PAPERMILL if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None
+    try:
+        import papermill
+    finally:  # later imports in this process (pyarrow.fs for Parquet) work as usual
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+    return papermill
+
+
 def run(name: str, params_file: Path = paths.PARAMS) -> Path:
     """Execute one job with papermill; nothing looks finished unless it all succeeded."""
-    # papermill -> nbformat -> jsonschema imports rfc3987_syntax, which builds a Lark grammar at import
-    # (2 s of papermill's 2.8 s; jsonschema#1428). It serves only the "iri" format, which the notebook
-    # schema does not use, and jsonschema imports it under suppress(ImportError): so block it.
-    sys.modules.setdefault("rfc3987_syntax", None)
-    import papermill
+    papermill = _import_papermill()
     from papermill.exceptions import PapermillExecutionError
 
     check_params_file(params_file)
@@ -446,9 +462,13 @@ def run(name: str, params_file: Path = paths.PARAMS) -> Path:
             # output file shows progress; ours is a temporary file nobody reads until it is renamed. It
             # still writes the notebook once at the end, and with the failing cell's error on failure.
             # (The figures notebook, its images embedded, spent about 2 s of 19 on those saves.)
+            # The kernel is stopped at once when the last cell is done: every output is written and
+            # received by then, and a graceful stop only waits (0.9 s) for Python to tear down the
+            # stack the notebook imported.
             papermill.execute_notebook(str(notebook), str(tmp), parameters=this.params, kernel_name=KERNEL,
                                        cwd=str(paths.ROOT), progress_bar=False, log_output=False,
-                                       request_save_on_cell_execute=False, kernel_manager_class=_kernel_manager())
+                                       request_save_on_cell_execute=False, kernel_manager_class=_kernel_manager(),
+                                       shutdown_kernel="immediate")
         except PapermillExecutionError as error:
             os.chmod(tmp, 0o644)  # mkstemp made it private; it is a file to open like the executed copy
             os.replace(tmp, failed)
