@@ -3,9 +3,9 @@
 Suppression follows the study's ethics approval: a published cell that counts 1 to k-1 people is
 replaced by a marker, and so is every value computed from that count (a percentage, a mean), since
 the value could reveal the count or describe one or two identifiable people. A zero is shown: it
-says that nobody is in the cell, which describes no one. Only these primary cells are suppressed;
-a table whose printed totals would let a reader recover a suppressed cell by subtraction needs its
-totals (or a second cell) suppressed by the caller as well.
+says that nobody is in the cell, which describes no one. :func:`suppress_small_cells` hides only
+these primary cells; where printed or otherwise known totals would let a reader recover a hidden
+cell by subtraction, :func:`disclosure` finds the further cells to hide.
 """
 
 from __future__ import annotations
@@ -126,6 +126,7 @@ def disclosure(counts: pd.DataFrame | Sequence[pd.DataFrame], k: int = 5) -> pd.
     For counts of people whose rows partition every column: policy-actor types x groups (figure 9,
     :func:`issp_research.interviews.actor_types_table`). ``counts`` is one such table, or several
     (the panels of figure 9) with the same rows.
+
     The rows partition each column (every interviewee has one type), so a reader who knows a
     column's total (a group size: the method chapter, figure 7) knows the sum of its hidden cells;
     and the panels share each row's total (how many interviewees are of a type), which a reader may

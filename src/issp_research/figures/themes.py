@@ -6,10 +6,10 @@ cell is a hatched grey square labelled "<k" where there is room for text. Zero i
 nobody.
 
 Figure 9 has one more rule, because the policy-actor types partition each group (every interviewee
-has one dominant type), so a group's size, if known from elsewhere (the method chapter, figure 7),
-would give back a lone suppressed cell by subtraction. Wherever a column has exactly one suppressed
-cell, its smallest other non-zero cell is suppressed too and marked "[c]" (complementary suppression).
-Group sizes are not printed on figure 9.
+has one dominant type), so a group's size or a type's head count, if known from elsewhere (the
+method chapter, figure 7, notebook 03), could give back a suppressed cell by subtraction. Further
+cells are hidden and marked "[c]" until none can (complementary suppression,
+:func:`issp_research.tables.disclosure`). Group sizes are not printed on figure 9.
 """
 
 from __future__ import annotations
