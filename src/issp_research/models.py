@@ -90,9 +90,9 @@ def _check_cells(data: pd.DataFrame, formula: str) -> None:
     """An empty cell of an interaction (e.g. sector x role) makes it inestimable: say which cell."""
     for a, b in re.findall(r"([A-Za-z_]\w*)\s*[*:]\s*([A-Za-z_]\w*)", formula):
         if isinstance(data[a].dtype, pd.CategoricalDtype) and isinstance(data[b].dtype, pd.CategoricalDtype):
-            counts = pd.crosstab(data[a], data[b], dropna=False)
-            counts = counts.reindex(index=data[a].cat.categories, columns=data[b].cat.categories, fill_value=0)
-            empty = [(i, j) for i in counts.index for j in counts.columns if counts.at[i, j] == 0]
+            # every pair of categories, in their order (a tenth of pd.crosstab's time, run once per model)
+            counts = data.groupby([a, b], observed=False).size()
+            empty = list(counts.index[counts.to_numpy() == 0])
             if empty:
                 raise IsspError(f"no respondents in the {a} x {b} cell {empty[0][0]} x {empty[0][1]}",
                                 column=f"{a}:{b}", rule="every cell of an interaction has data",
