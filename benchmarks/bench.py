@@ -463,8 +463,8 @@ def table(results: dict) -> str:
     touch = r.get("touch_one_figure") or {}
     k100 = scale.get("100", {})
     rows = [
-        ("floor_ratio = floor / import", "<= 6", _fmt(r.get("floor_ratio")), met("floor_ratio")),
-        ("clean_build_ratio = clean make -j2 all / floor", "<= 2.0", _fmt(r.get("clean_build_ratio")),
+        ("floor_ratio = floor / import", "<= 6", _fmt(r.get("floor_ratio"), 3), met("floor_ratio")),
+        ("clean_build_ratio = clean make -j2 all / floor", "<= 2.0", _fmt(r.get("clean_build_ratio"), 3),
          met("clean_build_ratio")),
         ("noop_seconds (no-op make all)", "<= 0.3 s", _fmt(r.get("noop_seconds"), 3), met("noop_seconds")),
         (f"touch_one_figure: executed after editing {touch.get('notebook', 'the figures notebook')}",
@@ -480,6 +480,9 @@ def table(results: dict) -> str:
                ("clean build", r.get("clean_build_seconds")), ("edit one figure, rebuild", touch.get("seconds"))]
     lines += ["", "Seconds behind the ratios (medians; they vary with the machine's load): "
               + ", ".join(f"{name} {_fmt(value)}" for name, value in seconds) + "."]
+    if r.get("ratio_runs"):
+        lines.append("The ratios round by round: " + "; ".join(
+            f"{name} {', '.join(_fmt(value) for value in values)}" for name, values in r["ratio_runs"].items()) + ".")
     if r.get("floor_stages"):
         lines.append("Floor by stage (s): " + ", ".join(f"{s} {v:.2f}" for s, v in r["floor_stages"].items()) + ".")
     lines += ["", "| K | survey rows | pipeline s | peak MiB | repetitions | slowest cell |",
