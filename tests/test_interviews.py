@@ -442,28 +442,6 @@ def counts_table(cells: dict[tuple[str, str], dict[str, int]]) -> pd.DataFrame:
     return frame
 
 
-def test_disclosure_hides_a_cell_that_subtraction_would_give_back():
-    table = pd.DataFrame({"alone": [3, 0, 7, 9], "pair_of_ones": [1, 1, 6, 0], "large": [6, 7, 0, 0],
-                          "two_small": [2, 3, 0, 0]})
-    status = tables.disclosure(table)
-    # column totals (8 = 1 + 1 + 6) and row totals (13 = 7 + 6) are both known to the reader
-    assert status["alone"].tolist() == ["small", "complementary", "complementary", "count"]
-    assert status["pair_of_ones"].tolist() == ["small", "small", "complementary", "complementary"]
-    assert status["large"].tolist() == ["complementary", "count", "zero", "zero"]
-    assert status["two_small"].tolist() == ["small", "small", "zero", "zero"]  # 5 = 1+4 = 2+3 = ...
-    assert tables._audit([table.to_numpy()], [status.to_numpy()], 5) == []
-
-
-def test_disclosure_protects_against_the_published_people_of_each_type():
-    """Notebook 03 prints each type's interviewees (worth by type): 6 narrators less 5 state ones is 1."""
-    table = pd.DataFrame({"independent": [1, 3], "state": [5, 9]}, index=["narrators", "critics"])
-    status = tables.disclosure(table)  # the independent column (4) is too small to be published
-    assert status["independent"].tolist() == ["small", "small"]
-    assert status["state"].tolist() == ["complementary", "complementary"]
-    assert tables._audit([table.to_numpy()], [np.where(table < 5, "small", "count").astype(object)], 5) == [
-        (0, 0, 0), (0, 1, 0)]
-
-
 @pytest.mark.parametrize("cells", [
     {("independent", "senior_leader"): {"narrators": 9, "transactors": 2},
      ("state", "governor"): {"receivers": 8, "outsiders": 1},
