@@ -13,6 +13,10 @@ PARAMS ?= analysis/params.yaml
 BUILD := $(PY) -m issp_research.build --params $(PARAMS)
 
 # One thread for the numerical libraries: the same results on every machine, whatever its cores.
+# And OpenBLAS's generic x86-64 kernels (SSE3) rather than the ones it picks for the processor:
+# the AVX2 and AVX-512 kernels sum in another order, which moved the proportional-odds statistics
+# of the item models in their tenth digit between two machines. Every x86-64 processor runs these.
+export OPENBLAS_CORETYPE := Prescott
 export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1

@@ -71,7 +71,8 @@ LIMITS = {
     "growth_exponent": (1.2, "growth exponent (seconds ~ K^b) <= 1.2"),
 }
 #: What the Makefile exports to its recipes; given to every measured child, the import and floor too.
-MAKE_EXPORTS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+MAKE_EXPORTS = {"OPENBLAS_CORETYPE": "Prescott",
+                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                 "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 #: Left out of the children's environment: a parent make's jobserver and flags (under `make bench`,
 #: `make -j2` in a copy would otherwise join the parent's jobserver), anything that would point a

@@ -19,6 +19,7 @@ import os
 
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")  # one thread per process: the processes are the parallelism
+os.environ.setdefault("OPENBLAS_CORETYPE", "Prescott")  # the kernels make all uses (see the Makefile)
 
 import argparse
 import sys
