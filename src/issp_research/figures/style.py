@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from issp_research import dictionary as dd
 from issp_research.atomic import atomic_path
 from issp_research.errors import IsspError
+from issp_research.figures import fonts
 
 #: Okabe & Ito (2008) colour-blind-safe palette, in the order seaborn cycles through it.
 OKABE_ITO = {
@@ -122,8 +123,11 @@ _SAVE_RC = {
 
 _THESIS_RC = {
     **_SAVE_RC,
-    "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans"],  # ships with matplotlib: same glyphs on every machine
+    # Shipped with the library (cut from the DejaVu Sans that ships with matplotlib): the same
+    # glyphs on every machine, quick to embed. matplotlib falls back glyph by glyph only along
+    # font.family, so the whole DejaVu Sans is named there, for any character the cut lacks.
+    "font.family": [fonts.FAMILY, "DejaVu Sans"],
+    "font.sans-serif": [fonts.FAMILY, "DejaVu Sans"],
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.labelsize": 9,
@@ -144,11 +148,12 @@ _THESIS_RC = {
 
 def thesis_style() -> None:
     """Apply the thesis look globally; calling it again is harmless."""
+    fonts.register()
     sns.set_theme(
         context="paper",
         style="ticks",
         palette=list(OKABE_ITO.values()),
-        font="DejaVu Sans",
+        font=fonts.FAMILY,
         rc=_THESIS_RC,
     )
 
