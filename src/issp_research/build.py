@@ -418,10 +418,14 @@ def _start_kernel():
         def _encrypted(self) -> str:
             return "auto"
 
+        finished = False
+
         async def _async_interrupt_kernel(self) -> None:
-            # jupyter_client interrupts (SIGINT) a kernel before it stops it, even to kill it; an idle
-            # kernel then logs "KeyboardInterrupt caught in kernel" as an error. Stopping it suffices.
-            if not self.shutting_down:
+            # jupyter_client interrupts (SIGINT) a kernel before it stops it, even to kill it. After the
+            # last cell the kernel is idle and would log "KeyboardInterrupt caught in kernel" as an
+            # error, so a finished kernel is not interrupted; one stopped mid-cell (the build cut short)
+            # is, so that the cell's unfinished writes delete their temporary files.
+            if not self.finished:
                 await super()._async_interrupt_kernel()
 
         def client(self, **kwargs):
@@ -429,14 +433,16 @@ def _start_kernel():
             self.clients = [*getattr(self, "clients", []), super().client(**kwargs)]
             return self.clients[-1]
 
-        def stop(self) -> None:
-            """Stop the kernel at once: after the last cell every output is written and received, and a
-            graceful stop only waits (0.9 s) for Python to tear down the stack the notebook imported."""
+        def stop(self, finished: bool) -> None:
+            """Stop the kernel: at once after the last cell (every output is written and received, and
+            a graceful stop only waits, 0.9 s, for Python to tear down the stack the notebook
+            imported); otherwise interrupted, then asked to shut down (killed after 5 s)."""
             for client in getattr(self, "clients", []):
                 client.stop_channels()
             self.clients = []
+            self.finished = finished
             if run_sync(self.is_alive)():
-                run_sync(self.shutdown_kernel)(now=True)
+                run_sync(self.shutdown_kernel)(now=finished)
 
     manager = EncryptedKernelManager(kernel_name=KERNEL)
     run_sync(manager.start_kernel)(cwd=str(paths.ROOT), extra_arguments=["--HistoryManager.hist_file=:memory:"])
@@ -473,7 +479,7 @@ def run(name: str, params_file: Path = paths.PARAMS) -> Path:
     failed.unlink(missing_ok=True)
     kernel = _start_kernel()
     with contextlib.ExitStack() as stack:
-        stack.callback(kernel.stop)
+        stack.callback(kernel.stop, finished=False)  # a no-op once the kernel has stopped
         papermill = _import_papermill()
         from papermill.exceptions import PapermillExecutionError
 
@@ -493,7 +499,7 @@ def run(name: str, params_file: Path = paths.PARAMS) -> Path:
             raise IsspError(f"cell {error.exec_count} failed: {error.ename}: {error.evalue}",
                             file=paths.relative(notebook), rule="every cell runs",
                             fix=f"open {paths.relative(failed)} to see the failing cell and its traceback") from None
-        kernel.stop()
+        kernel.stop(finished=True)
         written = sorted({path for root in path_params(this.params) for path in _files_under(root)
                           if path.stat().st_mtime_ns >= started})
         _record_outputs(this, written, input_files(this, read_manifest(this.manifest)))
