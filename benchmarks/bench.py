@@ -70,10 +70,9 @@ LIMITS = {
     "k100_peak_mib": (2048.0, "K=100 peak memory <= 2 GiB"),
     "growth_exponent": (1.2, "growth exponent (seconds ~ K^b) <= 1.2"),
 }
-#: What the Makefile exports to its recipes; given to every measured child, the import and floor too.
-MAKE_EXPORTS = {"OPENBLAS_CORETYPE": "Prescott",
-                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+#: What the Makefile exports to its recipes; given to every measured child, the import and floor too:
+#: the floor's numerical settings, and what only a new process can take.
+MAKE_EXPORTS = floor.MAKE_ENVIRONMENT | {"PYTHONHASHSEED": "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 #: Left out of the children's environment: a parent make's jobserver and flags (under `make bench`,
 #: `make -j2` in a copy would otherwise join the parent's jobserver), anything that would point a
 #: child at another library or project, and PYTHONDONTWRITEBYTECODE, with which every process would
