@@ -419,6 +419,7 @@ def _start_kernel():
             return "auto"
 
         finished = False
+        clients: tuple = ()  # nbclient leaves the client of a kernel it did not start open; stop() closes it
 
         async def _async_interrupt_kernel(self) -> None:
             # jupyter_client interrupts (SIGINT) a kernel before it stops it, even to kill it. After the
@@ -429,17 +430,16 @@ def _start_kernel():
                 await super()._async_interrupt_kernel()
 
         def client(self, **kwargs):
-            # nbclient leaves the client of a kernel it did not start open; stop() closes it
-            self.clients = [*getattr(self, "clients", []), super().client(**kwargs)]
+            self.clients = (*self.clients, super().client(**kwargs))
             return self.clients[-1]
 
         def stop(self, finished: bool) -> None:
             """Stop the kernel: at once after the last cell (every output is written and received, and
             a graceful stop only waits, 0.9 s, for Python to tear down the stack the notebook
             imported); otherwise interrupted, then asked to shut down (killed after 5 s)."""
-            for client in getattr(self, "clients", []):
+            for client in self.clients:
                 client.stop_channels()
-            self.clients = []
+            self.clients = ()
             self.finished = finished
             if run_sync(self.is_alive)():
                 run_sync(self.shutdown_kernel)(now=finished)
